@@ -1,0 +1,249 @@
+//! Compiled rules, indexed by source and event type, with Falco's run-time selection.
+
+use std::collections::{BTreeSet, HashMap};
+
+use tripline_event::{Event, Finding, Priority};
+
+use crate::matcher::Matcher;
+use crate::output::OutputTemplate;
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub desc: String,
+    /// Event source it runs on.
+    pub source: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// Whether it is evaluated.
+    pub enabled: bool,
+    /// File it was first defined in.
+    pub file: String,
+    /// Line of that definition.
+    pub line: usize,
+    /// Event types it can match (`None` = every type, or a plugin source).
+    pub event_types: Option<BTreeSet<String>>,
+    pub(crate) matcher: Matcher,
+    pub(crate) output: OutputTemplate,
+}
+
+impl Rule {
+    /// Whether the condition holds for `ev` (ignores `enabled`).
+    pub fn matches(&self, ev: &dyn Event) -> bool {
+        self.matcher.matches(ev)
+    }
+
+    /// Builds the finding for an event this rule matched.
+    pub fn finding(&self, ev: &dyn Event, hostname: &str) -> Finding {
+        let (message, output_fields) = self.output.render(ev);
+        Finding {
+            rule: self.name.clone(),
+            priority: self.priority,
+            source: self.source.clone(),
+            time_ns: ev.time_ns(),
+            message,
+            output_fields,
+            tags: self.tags.clone(),
+            hostname: hostname.to_string(),
+        }
+    }
+
+    /// Fields named in the output template.
+    pub fn output_fields(&self) -> Vec<&str> {
+        self.output.field_names()
+    }
+}
+
+/// Falco's `rule_matching`: stop at the first matching rule per event, or report all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleMatching {
+    /// Only the first matching rule (in definition order) fires. Falco's default.
+    #[default]
+    First,
+    /// Every matching rule fires.
+    All,
+}
+
+/// One entry of Falco's `rules:` selection, applied in order after loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Enable rules whose whole name matches the wildcard (`*` = any run of characters).
+    EnableRule(String),
+    /// Disable rules by name wildcard.
+    DisableRule(String),
+    /// Enable rules carrying the tag.
+    EnableTag(String),
+    /// Disable rules carrying the tag.
+    DisableTag(String),
+}
+
+#[derive(Debug, Default, Clone)]
+struct SourceIndex {
+    /// Rules without an event-type restriction, in order.
+    any_type: Vec<usize>,
+    /// Per event type: all rules that can match it, in order.
+    by_type: HashMap<String, Vec<usize>>,
+}
+
+/// A set of compiled rules ready to evaluate events.
+///
+/// ```
+/// use tripline_rules::{RuleMatching, Ruleset};
+/// let rules = Ruleset::new(Vec::new());
+/// assert_eq!(rules.active_count(), 0);
+/// # let _ = RuleMatching::First;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Ruleset {
+    rules: Vec<Rule>,
+    min_priority: Option<Priority>,
+    index: HashMap<String, SourceIndex>,
+}
+
+impl Ruleset {
+    /// Wraps compiled rules (in evaluation order) and builds the index.
+    pub fn new(rules: Vec<Rule>) -> Ruleset {
+        let mut rs = Ruleset {
+            rules,
+            min_priority: None,
+            index: HashMap::new(),
+        };
+        rs.reindex();
+        rs
+    }
+
+    /// All rules, enabled or not, in evaluation order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Number of rules that will be evaluated.
+    pub fn active_count(&self) -> usize {
+        self.rules.iter().filter(|r| self.is_active(r)).count()
+    }
+
+    fn is_active(&self, r: &Rule) -> bool {
+        r.enabled && self.min_priority.is_none_or(|p| r.priority >= p)
+    }
+
+    /// Applies selection commands in order.
+    pub fn select(&mut self, commands: &[Selection]) {
+        for cmd in commands {
+            for r in &mut self.rules {
+                match cmd {
+                    Selection::EnableRule(g) if wildcard(g, &r.name) => r.enabled = true,
+                    Selection::DisableRule(g) if wildcard(g, &r.name) => r.enabled = false,
+                    Selection::EnableTag(t) if r.tags.contains(t) => r.enabled = true,
+                    Selection::DisableTag(t) if r.tags.contains(t) => r.enabled = false,
+                    _ => {}
+                }
+            }
+        }
+        self.reindex();
+    }
+
+    /// Drops rules below `p` from evaluation (Falco's `priority:` setting).
+    pub fn set_min_priority(&mut self, p: Priority) {
+        self.min_priority = Some(p);
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        let mut index: HashMap<String, SourceIndex> = HashMap::new();
+        let mut typed: Vec<(usize, &BTreeSet<String>)> = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            if !self.is_active(r) {
+                continue;
+            }
+            let idx = index.entry(r.source.clone()).or_default();
+            match &r.event_types {
+                None => idx.any_type.push(i),
+                Some(types) => typed.push((i, types)),
+            }
+        }
+        // Each type bucket holds the typed rules for it merged with the untyped ones, in order.
+        for (i, types) in typed {
+            let source = &self.rules[i].source;
+            let idx = index.get_mut(source).expect("source entry created above");
+            for t in types {
+                idx.by_type.entry(t.clone()).or_default().push(i);
+            }
+        }
+        for idx in index.values_mut() {
+            let any = idx.any_type.clone();
+            for bucket in idx.by_type.values_mut() {
+                bucket.extend(&any);
+                bucket.sort_unstable();
+            }
+        }
+        self.index = index;
+    }
+
+    /// Evaluates one event; calls `on_match` for each firing rule (one or all, per `matching`).
+    /// Returns the number of rules that fired.
+    pub fn evaluate<'r>(
+        &'r self,
+        ev: &dyn Event,
+        matching: RuleMatching,
+        mut on_match: impl FnMut(&'r Rule),
+    ) -> usize {
+        let Some(idx) = self.index.get(ev.source()) else {
+            return 0;
+        };
+        let candidates = match ev.event_type().and_then(|t| idx.by_type.get(t)) {
+            Some(bucket) => bucket.as_slice(),
+            None => idx.any_type.as_slice(),
+        };
+        let mut fired = 0;
+        for &i in candidates {
+            let rule = &self.rules[i];
+            if rule.matcher.matches(ev) {
+                fired += 1;
+                on_match(rule);
+                if matching == RuleMatching::First {
+                    break;
+                }
+            }
+        }
+        fired
+    }
+}
+
+/// Whole-name wildcard: `*` matches any run of characters, everything else is literal.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards_match_whole_names() {
+        assert!(wildcard("*", "anything"));
+        assert!(wildcard("K8s*Created", "K8s Service Created"));
+        assert!(!wildcard("K8s*Created", "K8s Service Deleted"));
+        assert!(wildcard("a*b*c", "a-b-c"));
+        assert!(!wildcard("abc", "abcd"));
+    }
+}

@@ -1,0 +1,88 @@
+//! GitHub webhook deliveries (source `github`): one JSON object per line, the webhook payload
+//! plus the delivery's event name in `type` (the `X-GitHub-Event` header). Time is the
+//! delivery's `time` (RFC 3339) when present, else the reading time.
+//!
+//! Not yet implemented: the `github.diff.*` and `github.workflow.*` fields, which the plugin
+//! computes by fetching commits and workflow files from the GitHub API; they are known fields
+//! (rules load) but have no value.
+
+use std::sync::OnceLock;
+
+use serde_json::Value as Json;
+use tripline_event::Value;
+
+use crate::json_event::{CustomFn, JsonSource, Style};
+
+/// Source name.
+pub const NAME: &str = "github";
+
+const FIELDS_TSV: &str = "name\ttype\tlist\targ\tjson_path\tdescription
+github.type\tstring\tno\t\t$.type\tWebhook event type (X-GitHub-Event).
+github.action\tstring\tno\t\t$.action\tAction.
+github.user\tstring\tno\t\t$.sender.login\tUser who triggered the event.
+github.owner\tstring\tno\t\t$.repository.owner.login\tRepository owner.
+github.org\tstring\tno\t\t$.organization.login\tOrganization.
+github.repo.name\tstring\tno\t\t$.repository.full_name\tRepository name.
+github.repo.url\tstring\tno\t\t$.repository.html_url\tRepository URL.
+github.repo.public\tstring\tno\t\t\tWhether the repository is public.
+github.collaborator.name\tstring\tno\t\t$.member.login\tCollaborator added or removed.
+github.collaborator.role\tstring\tno\t\t$.changes.permission.to\tCollaborator role.
+github.webhook.id\tstring\tno\t\t$.hook.id\tWebhook id.
+github.webhook.type\tstring\tno\t\t$.hook.type\tWebhook type.
+github.commit.modified\tstring\tno\t\t\tFiles modified by the push.
+github.diff.has_secrets\tstring\tno\t\t\tWhether the pushed diff contains secrets (not yet implemented).
+github.diff.committed_secrets.desc\tstring\tno\t\t\tSecret types found (not yet implemented).
+github.diff.committed_secrets.files\tstring\tno\t\t\tFiles with secrets (not yet implemented).
+github.diff.committed_secrets.lines\tstring\tno\t\t\tLines with secrets (not yet implemented).
+github.diff.committed_secrets.links\tstring\tno\t\t\tLinks to secrets (not yet implemented).
+github.workflow.has_miners\tstring\tno\t\t\tWhether a workflow runs a crypto miner (not yet implemented).
+github.workflow.miner_type\tstring\tno\t\t\tMiner type (not yet implemented).
+github.workflow.filename\tstring\tno\t\t\tWorkflow file (not yet implemented).
+";
+
+const CUSTOM: &[(&str, CustomFn)] = &[
+    ("github.repo.public", |e, _| {
+        let private = e.json.get("repository")?.get("private")?.as_bool()?;
+        Some(Value::from(if private { "false" } else { "true" }))
+    }),
+    ("github.commit.modified", |e, _| {
+        let files: Vec<&str> = e
+            .json
+            .get("commits")?
+            .as_array()?
+            .iter()
+            .flat_map(|c| {
+                c.get("modified")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(Json::as_str)
+            .collect();
+        Some(Value::from(files.join(",")))
+    }),
+    ("github.diff.has_secrets", |_, _| None),
+    ("github.diff.committed_secrets.desc", |_, _| None),
+    ("github.diff.committed_secrets.files", |_, _| None),
+    ("github.diff.committed_secrets.lines", |_, _| None),
+    ("github.diff.committed_secrets.links", |_, _| None),
+    ("github.workflow.has_miners", |_, _| None),
+    ("github.workflow.miner_type", |_, _| None),
+    ("github.workflow.filename", |_, _| None),
+];
+
+/// The `github` source definition.
+pub fn source() -> &'static JsonSource {
+    static SOURCE: OnceLock<JsonSource> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        JsonSource::build(
+            NAME,
+            "github",
+            FIELDS_TSV,
+            Style::JsonText,
+            CUSTOM,
+            Vec::new(),
+        )
+        .with_plugin("github", "0.8.0")
+    })
+}

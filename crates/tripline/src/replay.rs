@@ -1,0 +1,142 @@
+//! `tripline replay`: run rules over recorded logs.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use tripline_event::Finding;
+use tripline_rules::{RuleMatching, Ruleset};
+use tripline_sources::input::{InputError, Limits, Reader, Skip};
+use tripline_sources::SourceKind;
+
+/// Most skip reasons kept verbatim; beyond this only the count grows.
+const MAX_KEPT_SKIPS: usize = 1000;
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Source of every input.
+    pub source: SourceKind,
+    /// First match only, or all.
+    pub matching: RuleMatching,
+    /// Reported as the alerts' `hostname`.
+    pub hostname: String,
+    /// Decoder limits.
+    pub limits: Limits,
+}
+
+/// What a replay saw.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayStats {
+    /// Events decoded and evaluated.
+    pub events: u64,
+    /// Records skipped, first [`MAX_KEPT_SKIPS`] kept.
+    pub skipped: Vec<Skip>,
+    /// All records skipped.
+    pub skipped_count: u64,
+    /// Alerts per rule.
+    pub alerts_by_rule: BTreeMap<String, u64>,
+    /// Inputs that failed part-way (their earlier events were processed).
+    pub input_errors: Vec<String>,
+}
+
+impl ReplayStats {
+    /// Total alerts.
+    pub fn alerts(&self) -> u64 {
+        self.alerts_by_rule.values().sum()
+    }
+}
+
+/// The first bytes of an input, decompressed when gzip (for source detection).
+fn head_of(path: &str) -> Option<Vec<u8>> {
+    let p = Path::new(path);
+    let file = if p.is_dir() {
+        let mut stack = vec![p.to_path_buf()];
+        let mut found = None;
+        while let Some(d) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&d)
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                if e.is_dir() {
+                    stack.push(e);
+                } else if found.is_none() {
+                    found = Some(e);
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        found?
+    } else {
+        p.to_path_buf()
+    };
+    let mut raw = Vec::new();
+    std::fs::File::open(file)
+        .ok()?
+        .take(1 << 16)
+        .read_to_end(&mut raw)
+        .ok()?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        let _ = MultiGzDecoder::new(&raw[..])
+            .take(8192)
+            .read_to_end(&mut out);
+        return Some(out);
+    }
+    raw.truncate(8192);
+    Some(raw)
+}
+
+/// Guesses the source of the inputs from the first one that says.
+pub fn detect_source(inputs: &[String]) -> Option<SourceKind> {
+    inputs
+        .iter()
+        .filter(|i| *i != "-")
+        .find_map(|i| head_of(i).and_then(|h| SourceKind::detect(&h)))
+}
+
+/// Replays `inputs` through `rules`; calls `on_alert` per alert and `on_event` per event.
+pub fn run(
+    rules: &Ruleset,
+    inputs: &[String],
+    cfg: &ReplayConfig,
+    on_alert: &mut dyn FnMut(Finding),
+    on_event: &mut dyn FnMut(),
+) -> ReplayStats {
+    let mut stats = ReplayStats::default();
+    let mut reader = Reader::new(cfg.source, cfg.limits);
+    for input in inputs {
+        let mut skips = Vec::new();
+        let result = reader.read_path(
+            input,
+            &mut |ev| {
+                stats.events += 1;
+                on_event();
+                rules.evaluate(&ev, cfg.matching, |rule| {
+                    *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
+                    on_alert(rule.finding(&ev, &cfg.hostname));
+                });
+            },
+            &mut |skip| skips.push(skip),
+        );
+        for s in skips {
+            stats.skipped_count += 1;
+            if stats.skipped.len() < MAX_KEPT_SKIPS {
+                stats.skipped.push(s);
+            }
+        }
+        if let Err(e) = result {
+            stats.input_errors.push(match e {
+                InputError::Gzip { .. } | InputError::Io { .. } | InputError::TooLarge { .. } => {
+                    e.to_string()
+                }
+            });
+        }
+    }
+    stats
+}

@@ -1,0 +1,4 @@
+//! Integration tests, compiled as one binary.
+
+mod cli;
+mod expectations;
