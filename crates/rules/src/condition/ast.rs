@@ -208,7 +208,7 @@ impl fmt::Display for Operand {
                 arg: Some(arg),
             } => {
                 if arg.contains([']', '[', ' ', '"', '\'', '\t', '\n', '\r']) {
-                    write!(f, "{name}[{}]", quote(arg))
+                    write!(f, "{name}[{}]", quote_always(arg))
                 } else {
                     write!(f, "{name}[{arg}]")
                 }
@@ -231,6 +231,11 @@ pub(crate) fn quote(s: &str) -> String {
     if bare_ok {
         return s.to_string();
     }
+    quote_always(s)
+}
+
+/// Always-quoted form with escapes.
+fn quote_always(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
