@@ -29,20 +29,55 @@ impl Rng {
     }
 }
 
-const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
-const RESOURCES: &[&str] = &["pods", "services", "deployments", "configmaps", "secrets", "namespaces", "serviceaccounts", "replicasets", "events", "endpoints", "nodes", "leases"];
-const NAMESPACES: &[&str] = &["default", "kube-system", "payments", "ml-training", "web", "monitoring", "ingress", "data"];
+const VERBS: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+const RESOURCES: &[&str] = &[
+    "pods",
+    "services",
+    "deployments",
+    "configmaps",
+    "secrets",
+    "namespaces",
+    "serviceaccounts",
+    "replicasets",
+    "events",
+    "endpoints",
+    "nodes",
+    "leases",
+];
+const NAMESPACES: &[&str] = &[
+    "default",
+    "kube-system",
+    "payments",
+    "ml-training",
+    "web",
+    "monitoring",
+    "ingress",
+    "data",
+];
 
 fn k8s_event(r: &mut Rng, i: u64) -> Value {
     // Most API traffic comes from controllers, nodes and service accounts; ~1% from people.
     let user = match r.next() % 100 {
         0 => format!("user-{}", r.next() % 500),
         1..=40 => format!("system:node:node-{}", r.next() % 200),
-        _ => format!("system:serviceaccount:{}:sa-{}", r.pick(NAMESPACES), r.next() % 50),
+        _ => format!(
+            "system:serviceaccount:{}:sa-{}",
+            r.pick(NAMESPACES),
+            r.next() % 50
+        ),
     };
     let (verb, resource) = (r.pick(VERBS), r.pick(RESOURCES));
     let ns = r.pick(NAMESPACES);
-    let ts = format!("2024-05-{:02}T{:02}:{:02}:{:02}.{:06}Z", 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 1_000_000);
+    let ts = format!(
+        "2024-05-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        1 + i % 28,
+        i % 24,
+        i % 60,
+        (i / 60) % 60,
+        i % 1_000_000
+    );
     let mut ev = json!({
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
         "auditID": format!("{:016x}-{i}", r.next()), "stage": "ResponseComplete",
@@ -72,16 +107,27 @@ fn k8s_event(r: &mut Rng, i: u64) -> Value {
 
 fn cloudtrail_record(r: &mut Rng, i: u64) -> Value {
     const EVENTS: &[(&str, &str)] = &[
-        ("s3.amazonaws.com", "GetObject"), ("s3.amazonaws.com", "PutObject"), ("ec2.amazonaws.com", "DescribeInstances"),
-        ("iam.amazonaws.com", "ListRoles"), ("sts.amazonaws.com", "AssumeRole"), ("lambda.amazonaws.com", "Invoke"),
-        ("kms.amazonaws.com", "Decrypt"), ("logs.amazonaws.com", "PutLogEvents"),
+        ("s3.amazonaws.com", "GetObject"),
+        ("s3.amazonaws.com", "PutObject"),
+        ("ec2.amazonaws.com", "DescribeInstances"),
+        ("iam.amazonaws.com", "ListRoles"),
+        ("sts.amazonaws.com", "AssumeRole"),
+        ("lambda.amazonaws.com", "Invoke"),
+        ("kms.amazonaws.com", "Decrypt"),
+        ("logs.amazonaws.com", "PutLogEvents"),
     ];
     const RISKY: &[(&str, &str)] = &[
-        ("signin.amazonaws.com", "ConsoleLogin"), ("cloudtrail.amazonaws.com", "StopLogging"),
-        ("s3.amazonaws.com", "DeleteBucketEncryption"), ("iam.amazonaws.com", "CreateUser"),
+        ("signin.amazonaws.com", "ConsoleLogin"),
+        ("cloudtrail.amazonaws.com", "StopLogging"),
+        ("s3.amazonaws.com", "DeleteBucketEncryption"),
+        ("iam.amazonaws.com", "CreateUser"),
         ("ec2.amazonaws.com", "RunInstances"),
     ];
-    let (src, name) = if r.chance(3) { RISKY[(r.next() % RISKY.len() as u64) as usize] } else { EVENTS[(r.next() % EVENTS.len() as u64) as usize] };
+    let (src, name) = if r.chance(3) {
+        RISKY[(r.next() % RISKY.len() as u64) as usize]
+    } else {
+        EVENTS[(r.next() % EVENTS.len() as u64) as usize]
+    };
     json!({
         "eventVersion": "1.08",
         "userIdentity": {"type": "IAMUser", "principalId": format!("AIDA{:012}", r.next() % 1_000_000),
@@ -119,9 +165,17 @@ fn main() -> std::io::Result<()> {
             fs::create_dir_all(&dir)?;
             let mut i = 0;
             while i < n {
-                let batch: Vec<Value> = (i..(i + 1000).min(n)).map(|j| cloudtrail_record(&mut r, j)).collect();
-                let path = format!("{dir}/111122223333_CloudTrail_us-east-1_{:08}.json", i / 1000);
-                serde_json::to_writer(BufWriter::new(File::create(path)?), &json!({"Records": batch}))?;
+                let batch: Vec<Value> = (i..(i + 1000).min(n))
+                    .map(|j| cloudtrail_record(&mut r, j))
+                    .collect();
+                let path = format!(
+                    "{dir}/111122223333_CloudTrail_us-east-1_{:08}.json",
+                    i / 1000
+                );
+                serde_json::to_writer(
+                    BufWriter::new(File::create(path)?),
+                    &json!({"Records": batch}),
+                )?;
                 i += 1000;
             }
         }
@@ -134,7 +188,9 @@ fn main() -> std::io::Result<()> {
                     count += v.is_object() as u64;
                 }
             } else {
-                let mut files: Vec<_> = fs::read_dir(arg(3))?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+                let mut files: Vec<_> = fs::read_dir(arg(3))?
+                    .map(|e| e.map(|e| e.path()))
+                    .collect::<Result<_, _>>()?;
                 files.sort();
                 for f in files {
                     let v: Value = serde_json::from_slice(&fs::read(f)?).expect("valid JSON");

@@ -11,7 +11,11 @@ fn ident() -> impl Strategy<Value = String> {
 fn field() -> impl Strategy<Value = Operand> {
     (
         prop::collection::vec(ident(), 2..4),
-        prop::option::of(prop_oneof!["[0-9]{1,3}", "[a-zA-Z/_.-]{1,10}", "[ a-z\\]\\[]{1,6}"]),
+        prop::option::of(prop_oneof![
+            "[0-9]{1,3}",
+            "[a-zA-Z/_.-]{1,10}",
+            "[ a-z\\]\\[]{1,6}"
+        ]),
     )
         .prop_map(|(parts, arg)| Operand::Field {
             name: parts.join("."),
@@ -20,10 +24,14 @@ fn field() -> impl Strategy<Value = Operand> {
 }
 
 fn operand() -> impl Strategy<Value = Operand> {
-    (field(), prop::option::of(prop::sample::select(Transformer::ALL.to_vec()))).prop_map(|(f, t)| match t {
-        Some(t) => Operand::Transform(t, Box::new(f)),
-        None => f,
-    })
+    (
+        field(),
+        prop::option::of(prop::sample::select(Transformer::ALL.to_vec())),
+    )
+        .prop_map(|(f, t)| match t {
+            Some(t) => Operand::Transform(t, Box::new(f)),
+            None => f,
+        })
 }
 
 fn value() -> impl Strategy<Value = String> {
@@ -36,7 +44,14 @@ fn value() -> impl Strategy<Value = String> {
 }
 
 fn check() -> impl Strategy<Value = Expr> {
-    (operand(), prop::sample::select(Op::ALL.to_vec()), value(), prop::collection::vec(value(), 0..4), operand(), any::<bool>())
+    (
+        operand(),
+        prop::sample::select(Op::ALL.to_vec()),
+        value(),
+        prop::collection::vec(value(), 0..4),
+        operand(),
+        any::<bool>(),
+    )
         .prop_map(|(lhs, op, v, list, other, use_field)| {
             let rhs = if op == Op::Exists {
                 Rhs::None

@@ -41,8 +41,10 @@ pub struct JsonSource {
     /// Falco plugin name reported by `evt.pluginname`.
     pub plugin_name: &'static str,
     extractors: Vec<Extractor>,
-    /// Plugin fields with this prefix are absent unless the record has this top-level key.
-    gate: Option<(&'static str, &'static str)>,
+    /// Plugin fields are absent unless the record has this top-level key (k8saudit: `auditID`).
+    gate: Option<&'static str>,
+    /// Per field id: subject to the gate (computed once, not per event).
+    gated: Vec<bool>,
 }
 
 impl JsonSource {
@@ -112,12 +114,20 @@ impl JsonSource {
             plugin_name,
             extractors,
             gate: None,
+            gated: Vec::new(),
         }
     }
 
     /// Fields starting with `prefix` are absent unless the record has top-level `key`.
     pub fn with_gate(mut self, prefix: &'static str, key: &'static str) -> JsonSource {
-        self.gate = Some((prefix, key));
+        self.gate = Some(key);
+        self.gated = self
+            .schema
+            .fields
+            .defs()
+            .iter()
+            .map(|d| d.name.starts_with(prefix))
+            .collect();
         self
     }
 
@@ -168,10 +178,8 @@ impl Event for JsonEvent {
 
     fn extract<'e>(&'e self, field: &FieldRef) -> Option<Value<'e>> {
         let src = self.source;
-        if let Some((prefix, key)) = src.gate {
-            if self.json.get(key).is_none()
-                && src.schema.fields.def(field.id).name.starts_with(prefix)
-            {
+        if let Some(key) = src.gate {
+            if src.gated[field.id as usize] && self.json.get(key).is_none() {
                 return None;
             }
         }
