@@ -71,6 +71,12 @@ pub enum Value<'a> {
     List(Vec<Value<'a>>),
 }
 
+impl<'a> From<Cow<'a, str>> for Value<'a> {
+    fn from(s: Cow<'a, str>) -> Self {
+        Value::Str(s)
+    }
+}
+
 impl<'a> From<&'a str> for Value<'a> {
     fn from(s: &'a str) -> Self {
         Value::Str(Cow::Borrowed(s))

@@ -77,6 +77,12 @@ impl OutputTemplate {
         Ok(OutputTemplate { parts })
     }
 
+    /// Appends another template (Falco's `append_output`): a space, then its parts.
+    pub fn append(&mut self, extra: &OutputTemplate) {
+        self.parts.push(Part::Text(" ".into()));
+        self.parts.extend(extra.parts.iter().cloned());
+    }
+
     /// Names of the fields in the template, in order (duplicates removed).
     pub fn field_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();

@@ -131,6 +131,35 @@ impl Ruleset {
         r.enabled && self.min_priority.is_none_or(|p| r.priority >= p)
     }
 
+    /// Event types the active rules of `source` can match; `None` when some active rule
+    /// matches every type (so every event type is needed).
+    ///
+    /// The live sensor uses this to enable only the syscalls the rules need.
+    pub fn event_types(&self, source: &str) -> Option<BTreeSet<String>> {
+        let Some(idx) = self.index.get(source) else {
+            return Some(BTreeSet::new());
+        };
+        if !idx.any_type.is_empty() {
+            return None;
+        }
+        Some(idx.by_type.keys().cloned().collect())
+    }
+
+    /// Appends `extra` to the output of every rule of `source` (Falco's `append_output`,
+    /// e.g. `container_id=%container.id`). Fails if the text names an unknown field.
+    pub fn append_output(
+        &mut self,
+        source: &str,
+        extra: &str,
+        table: &tripline_event::FieldTable,
+    ) -> Result<(), String> {
+        let extra = OutputTemplate::compile(extra, table)?;
+        for r in self.rules.iter_mut().filter(|r| r.source == source) {
+            r.output.append(&extra);
+        }
+        Ok(())
+    }
+
     /// Applies selection commands in order.
     pub fn select(&mut self, commands: &[Selection]) {
         for cmd in commands {

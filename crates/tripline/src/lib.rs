@@ -7,3 +7,4 @@ pub mod bundled;
 pub mod format;
 pub mod replay;
 pub mod rules_files;
+pub mod run;

@@ -13,7 +13,7 @@ use tripline::replay::{self, ReplayConfig};
 use tripline::{bundled, rules_files};
 use tripline_event::Priority;
 use tripline_rules::falco::{load, RulesFile};
-use tripline_rules::{LoadReport, RuleMatching, Selection};
+use tripline_rules::{LoadReport, RuleMatching, Ruleset, Selection};
 use tripline_sources::input::Limits;
 use tripline_sources::{schemas, SourceKind};
 
@@ -34,6 +34,10 @@ enum Command {
     ///
     /// Example: tripline replay --rules my_rules.yaml audit.log.gz
     Replay(ReplayArgs),
+    /// Watch this machine with the eBPF sensor and run syscall rules live (needs root).
+    ///
+    /// Example: sudo tripline run --rules my_rules.yaml --format json
+    Run(RunArgs),
     /// Validate or list rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -62,6 +66,19 @@ struct ReplayArgs {
     /// Alert format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Largest single record accepted, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_event_bytes: usize,
+    /// Log files, directories, or `-` for stdin (plain or gzip).
+    #[arg(required = true)]
+    inputs: Vec<String>,
+}
+
+/// Rule selection and alert options shared by `replay` and `run`.
+#[derive(clap::Args)]
+struct SelectArgs {
     /// Fire only the first matching rule per event (Falco's default) or every matching rule.
     #[arg(long, value_enum, default_value = "first")]
     rule_matching: Matching,
@@ -86,12 +103,93 @@ struct ReplayArgs {
     /// Print `HH:MM:SS.ns` instead of ISO 8601 in text alerts.
     #[arg(long)]
     clock_time: bool,
-    /// Largest single record accepted, in bytes.
-    #[arg(long, default_value_t = 16 << 20)]
-    max_event_bytes: usize,
-    /// Log files, directories, or `-` for stdin (plain or gzip).
-    #[arg(required = true)]
-    inputs: Vec<String>,
+}
+
+impl SelectArgs {
+    fn matching(&self) -> RuleMatching {
+        match self.rule_matching {
+            Matching::First => RuleMatching::First,
+            Matching::All => RuleMatching::All,
+        }
+    }
+
+    fn hostname(&self) -> String {
+        self.hostname.clone().unwrap_or_else(hostname)
+    }
+
+    fn format_options(&self) -> FormatOptions {
+        FormatOptions {
+            iso8601: !self.clock_time,
+            ..FormatOptions::default()
+        }
+    }
+
+    /// Loads `files` and applies the selection; `Err` carries the exit code to return.
+    fn load(&self, files: &[RulesFile]) -> Result<Ruleset, ExitCode> {
+        let Ok(min_priority) = self.min_priority.parse::<Priority>() else {
+            eprintln!("tripline: unknown priority '{}' (expected emergency, alert, critical, error, warning, notice, informational or debug)", self.min_priority);
+            return Err(ExitCode::from(2));
+        };
+        let (mut rules, report) = load(files, &schemas());
+        if !report.is_ok() {
+            print_report(&report);
+            eprintln!(
+                "tripline: rules failed to load ({} errors)",
+                report.errors.len()
+            );
+            return Err(ExitCode::from(1));
+        }
+        let mut selection = Vec::new();
+        selection.extend(
+            self.disable_rule
+                .iter()
+                .cloned()
+                .map(Selection::DisableRule),
+        );
+        selection.extend(self.disable_tag.iter().cloned().map(Selection::DisableTag));
+        selection.extend(self.enable_rule.iter().cloned().map(Selection::EnableRule));
+        selection.extend(self.enable_tag.iter().cloned().map(Selection::EnableTag));
+        rules.select(&selection);
+        rules.set_min_priority(min_priority);
+        Ok(rules)
+    }
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Rules file or directory (repeatable, loaded in order, after the shipped falco_rules.yaml
+    /// unless --no-default-rules).
+    #[arg(long = "rules", short = 'r')]
+    rules: Vec<String>,
+    /// Do not load the shipped falco_rules.yaml.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// Alert format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Also append alerts to this file (same format).
+    #[arg(long, short = 'o')]
+    output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Print events/s, drops and alerts every N seconds on stderr (0 = never).
+    #[arg(long, default_value_t = 0)]
+    stats_interval: u64,
+    /// Report every syscall Tripline decodes, not only those the rules need.
+    #[arg(long)]
+    all_syscalls: bool,
+    /// Ring buffer size in MiB (a power of two).
+    #[arg(long, default_value_t = 64)]
+    ring_mib: u32,
+    /// Text appended to every syscall alert (Falco's `append_output`); empty to append nothing.
+    #[arg(
+        long,
+        default_value = "container_id=%container.id container_name=%container.name"
+    )]
+    append_output: String,
+    /// Stop after N seconds (default: run until SIGINT or SIGTERM).
+    #[arg(long)]
+    duration: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +238,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => replay_cmd(args),
+        Command::Run(args) => run_cmd(args),
         Command::Rules(RulesCommand::Validate { files }) => validate_cmd(&files),
         Command::Rules(RulesCommand::List { source, rules }) => list_cmd(source, &rules),
     }
@@ -160,9 +259,6 @@ fn print_report(report: &LoadReport) {
 }
 
 fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let Ok(min_priority) = args.min_priority.parse::<Priority>() else {
-        return usage(format!("unknown priority '{}' (expected emergency, alert, critical, error, warning, notice, informational or debug)", args.min_priority));
-    };
     let source = if args.source == "auto" {
         match replay::detect_source(&args.inputs) {
             Some(s) => s,
@@ -179,44 +275,21 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         rules_files::read(&args.rules)?
     };
-    let (mut rules, report) = load(&files, &schemas());
-    if !report.is_ok() {
-        print_report(&report);
-        eprintln!(
-            "tripline: rules failed to load ({} errors)",
-            report.errors.len()
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let mut selection = Vec::new();
-    selection.extend(
-        args.disable_rule
-            .iter()
-            .cloned()
-            .map(Selection::DisableRule),
-    );
-    selection.extend(args.disable_tag.iter().cloned().map(Selection::DisableTag));
-    selection.extend(args.enable_rule.iter().cloned().map(Selection::EnableRule));
-    selection.extend(args.enable_tag.iter().cloned().map(Selection::EnableTag));
-    rules.select(&selection);
-    rules.set_min_priority(min_priority);
+    let rules = match args.select.load(&files) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
 
     let cfg = ReplayConfig {
         source,
-        matching: match args.rule_matching {
-            Matching::First => RuleMatching::First,
-            Matching::All => RuleMatching::All,
-        },
-        hostname: args.hostname.unwrap_or_else(hostname),
+        matching: args.select.matching(),
+        hostname: args.select.hostname(),
         limits: Limits {
             max_event_bytes: args.max_event_bytes,
             ..Limits::default()
         },
     };
-    let opts = FormatOptions {
-        iso8601: !args.clock_time,
-        ..FormatOptions::default()
-    };
+    let opts = args.select.format_options();
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -360,4 +433,141 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Prints alerts and statistics of a live run.
+struct LiveOutput {
+    format: Format,
+    opts: FormatOptions,
+    stdout: io::Stdout,
+    file: Option<io::BufWriter<std::fs::File>>,
+    error: Option<io::Error>,
+    rules_active: usize,
+}
+
+impl tripline::run::RunObserver for LiveOutput {
+    fn on_ready(&mut self, syscalls: &[String]) {
+        eprintln!(
+            "tripline: sensor attached; {} rules active; {} syscalls enabled ({})",
+            self.rules_active,
+            syscalls.len(),
+            syscalls.join(",")
+        );
+    }
+
+    fn on_alert(&mut self, finding: tripline_event::Finding) {
+        let line = match self.format {
+            Format::Text => text_line(&finding, &self.opts),
+            Format::Json => json_alert(&finding, &self.opts).to_string(),
+        };
+        let mut out = self.stdout.lock();
+        // Alerts are flushed one by one: a live agent must not sit on them.
+        let res = writeln!(out, "{line}").and_then(|_| out.flush());
+        if let Err(e) = res {
+            self.error.get_or_insert(e);
+        }
+        if let Some(f) = &mut self.file {
+            if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn on_stats(&mut self, stats: &tripline::run::RunStats, rate: f64, drops: u64) {
+        eprintln!(
+            "tripline: {:.0} events/s, {} events, {} alerts, {} dropped since last ({} total)",
+            rate,
+            stats.events,
+            stats.alerts(),
+            drops,
+            stats.kernel.dropped()
+        );
+    }
+}
+
+fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    if !args.ring_mib.is_power_of_two() {
+        return usage(format!(
+            "--ring-mib must be a power of two, got {}",
+            args.ring_mib
+        ));
+    }
+    let mut files = if args.no_default_rules {
+        Vec::new()
+    } else {
+        bundled::for_source("syscall")
+    };
+    files.extend(rules_files::read(&args.rules)?);
+    let mut rules = match args.select.load(&files) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    if !args.append_output.is_empty() {
+        let table = &tripline_sources::syscall::schema().fields;
+        if let Err(e) = rules.append_output("syscall", &args.append_output, table) {
+            return usage(format!("--append-output: {e}"));
+        }
+    }
+    let file = match &args.output {
+        Some(p) => Some(io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening --output {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let cfg = tripline::run::RunConfig {
+        matching: args.select.matching(),
+        hostname: args.select.hostname(),
+        all_syscalls: args.all_syscalls,
+        ring_bytes: args.ring_mib << 20,
+        duration: args.duration.map(std::time::Duration::from_secs),
+        stats_interval: (args.stats_interval > 0)
+            .then(|| std::time::Duration::from_secs(args.stats_interval)),
+    };
+    let mut out = LiveOutput {
+        format: args.format,
+        opts: args.select.format_options(),
+        stdout: io::stdout(),
+        file,
+        error: None,
+        rules_active: rules.active_count(),
+    };
+    let stats = match tripline::run::run(&rules, &cfg, &stop, &mut out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tripline: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    eprintln!(
+        "Events: {} in {:.1}s ({:.0}/s); kernel records: {}, dropped: {} (ring buffer full: {}), truncated: {}, undecodable: {}",
+        stats.events,
+        stats.elapsed.as_secs_f64(),
+        stats.events as f64 / stats.elapsed.as_secs_f64().max(1e-9),
+        stats.kernel.emitted,
+        stats.kernel.dropped(),
+        stats.kernel.dropped_ringbuf,
+        stats.kernel.truncated,
+        stats.decode_errors
+    );
+    eprintln!("Alerts: {}", stats.alerts());
+    for (rule, n) in &stats.alerts_by_rule {
+        eprintln!("  {rule}: {n}");
+    }
+    if let Some(e) = out.error {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

