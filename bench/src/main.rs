@@ -179,6 +179,25 @@ fn main() -> std::io::Result<()> {
                 i += 1000;
             }
         }
+        "syscall-loop" => {
+            // open/close/stat on one file for SECS seconds; prints iterations/s. The workload
+            // of bench/sensor.sh: three syscalls per iteration, two of them (openat, close)
+            // reported under the default rules.
+            let secs: f64 = arg(2).parse().expect("SECS");
+            let path = std::env::temp_dir().join(format!("tripline-bench-{}", std::process::id()));
+            fs::write(&path, b"x")?;
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed().as_secs_f64() < secs {
+                for _ in 0..1000 {
+                    drop(File::open(&path)?);
+                    fs::metadata(&path)?;
+                }
+                n += 1000;
+            }
+            fs::remove_file(&path)?;
+            println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
+        }
         "parse" => {
             let start = Instant::now();
             let mut count = 0u64;

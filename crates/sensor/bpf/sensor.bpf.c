@@ -24,6 +24,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SCRATCH_SIZE (16384 + 2 + MAX_STR)
 #define MAX_ARGV 20            /* arguments copied for a failed execve */
 
+#define IPPROTO_TCP 6
 #define AF_INET 2
 #define AF_INET6 10
 #define S_IFMT 00170000
@@ -259,7 +260,8 @@ enum shape {
 	SHAPE_PATH0_2,     /* symlinkat */
 	SHAPE_MOUNT,       /* source, target, fstype */
 	SHAPE_SOCK_ADDR1,  /* connect, bind: tuple of fd arg 0, sockaddr at arg 1 (len arg 2) */
-	SHAPE_SOCK_ADDR4,  /* sendto: tuple of fd arg 0, sockaddr at arg 4 (len arg 5) */
+	SHAPE_SOCK_ADDR4,  /* sendto, non-TCP: tuple of fd arg 0, sockaddr at arg 4 (len arg 5) */
+	SHAPE_SOCK_UDP,    /* recvfrom, non-TCP: tuple of fd arg 0 */
 	SHAPE_SOCK_FD0,    /* listen, recvfrom: tuple of fd arg 0 */
 	SHAPE_SOCK_RET,    /* accept, accept4: tuple of the returned fd */
 	SHAPE_EXEC_FAIL0,  /* execve failures: path arg 0, argv arg 1 */
@@ -297,6 +299,14 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 	long ret = ctx[1];
 	if ((shape == SHAPE_EXEC_FAIL0 || shape == SHAPE_EXEC_FAIL1) && ret == 0)
 		return 0; /* reported by sched_process_exec with the new image */
+	/* sendto/recvfrom matter for datagrams (DNS, UDP exfiltration); on TCP they are the bulk
+	 * of a server's traffic and the connection is already known from connect/accept. */
+	struct tl_sock udp = {};
+	if (shape == SHAPE_SOCK_ADDR4 || shape == SHAPE_SOCK_UDP) {
+		read_sock(r.di, &udp);
+		if (udp.protocol == IPPROTO_TCP)
+			return 0;
+	}
 	struct tl_scratch *s = begin(r.orig_ax, ret);
 	if (!s)
 		return 0;
@@ -338,8 +348,11 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 		off = add_user_bytes(s, off, (void *)r.si, r.dx > 128 ? 128 : r.dx);
 		break;
 	case SHAPE_SOCK_ADDR4:
-		off = add_sock(s, off, r.di);
+		off = add_kernel_bytes(s, off, &udp, sizeof(udp));
 		off = add_user_bytes(s, off, (void *)r.r8, r.r9 > 128 ? 128 : r.r9);
+		break;
+	case SHAPE_SOCK_UDP:
+		off = add_kernel_bytes(s, off, &udp, sizeof(udp));
 		break;
 	case SHAPE_SOCK_FD0:
 		off = add_sock(s, off, r.di);
@@ -378,6 +391,7 @@ EXIT_PROG(tl_x_mount, SHAPE_MOUNT)
 EXIT_PROG(tl_x_sock_a1, SHAPE_SOCK_ADDR1)
 EXIT_PROG(tl_x_sock_a4, SHAPE_SOCK_ADDR4)
 EXIT_PROG(tl_x_sock_fd0, SHAPE_SOCK_FD0)
+EXIT_PROG(tl_x_sock_udp, SHAPE_SOCK_UDP)
 EXIT_PROG(tl_x_sock_ret, SHAPE_SOCK_RET)
 EXIT_PROG(tl_x_exec0, SHAPE_EXEC_FAIL0)
 EXIT_PROG(tl_x_exec1, SHAPE_EXEC_FAIL1)

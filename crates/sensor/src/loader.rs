@@ -12,6 +12,9 @@ use tripline_syscall::Kind;
 
 use crate::syscalls::{self, Shape};
 
+/// Size of the kernel's per-syscall switch (`MAX_SYSCALLS` in sensor.bpf.c).
+const MAX_SYSCALLS: u32 = 512;
+
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor.bpf.o"));
 
 /// Why the sensor could not start.
@@ -49,6 +52,9 @@ pub struct SensorConfig {
     pub syscalls: Option<BTreeSet<Kind>>,
     /// Ring buffer size in bytes (a power of two, at least one page).
     pub ring_bytes: u32,
+    /// Also report syscalls Tripline does not decode (raw arguments only): a load test of the
+    /// whole pipeline.
+    pub every_syscall: bool,
 }
 
 impl Default for SensorConfig {
@@ -56,6 +62,7 @@ impl Default for SensorConfig {
         SensorConfig {
             syscalls: None,
             ring_bytes: 64 << 20,
+            every_syscall: false,
         }
     }
 }
@@ -179,6 +186,13 @@ impl Sensor {
                 switch
                     .set(nr, 1, 0)
                     .map_err(|e| SensorError::Load(format!("switch {nr}: {e}")))?;
+            }
+            if cfg.every_syscall {
+                for nr in 0..MAX_SYSCALLS {
+                    switch
+                        .set(nr, 1, 0)
+                        .map_err(|e| SensorError::Load(format!("switch {nr}: {e}")))?;
+                }
             }
             // The tables stay alive in the kernel while the programs that use them are loaded.
             std::mem::forget(tails);

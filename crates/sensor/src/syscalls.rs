@@ -22,10 +22,13 @@ pub enum Shape {
     Mount,
     /// Socket of fd arg 0 and the sockaddr at arg 1.
     SockAddr1,
-    /// Socket of fd arg 0 and the sockaddr at arg 4.
+    /// Socket of fd arg 0 and the sockaddr at arg 4, reported for non-TCP sockets only
+    /// (sendto).
     SockAddr4,
     /// Socket of fd arg 0.
     SockFd0,
+    /// Socket of fd arg 0, reported for non-TCP sockets only (recvfrom).
+    SockUdp,
     /// Socket of the returned fd.
     SockRet,
     /// Failed execve: path and argv.
@@ -50,6 +53,7 @@ impl Shape {
             Shape::SockAddr1 => "tl_x_sock_a1",
             Shape::SockAddr4 => "tl_x_sock_a4",
             Shape::SockFd0 => "tl_x_sock_fd0",
+            Shape::SockUdp => "tl_x_sock_udp",
             Shape::SockRet => "tl_x_sock_ret",
             Shape::ExecFail0 => "tl_x_exec0",
             Shape::ExecFail1 => "tl_x_exec1",
@@ -69,6 +73,7 @@ impl Shape {
         Shape::SockAddr1,
         Shape::SockAddr4,
         Shape::SockFd0,
+        Shape::SockUdp,
         Shape::SockRet,
         Shape::ExecFail0,
         Shape::ExecFail1,
@@ -79,7 +84,7 @@ impl Shape {
     pub fn has_sock(self) -> bool {
         matches!(
             self,
-            Shape::SockAddr1 | Shape::SockAddr4 | Shape::SockFd0 | Shape::SockRet
+            Shape::SockAddr1 | Shape::SockAddr4 | Shape::SockFd0 | Shape::SockUdp | Shape::SockRet
         )
     }
 }
@@ -94,7 +99,7 @@ pub const TABLE: &[(u32, Kind, Shape)] = &[
     (42, Kind::Connect, Shape::SockAddr1),
     (43, Kind::Accept, Shape::SockRet),
     (44, Kind::Sendto, Shape::SockAddr4),
-    (45, Kind::Recvfrom, Shape::SockFd0),
+    (45, Kind::Recvfrom, Shape::SockUdp),
     (49, Kind::Bind, Shape::SockAddr1),
     (50, Kind::Listen, Shape::SockFd0),
     (56, Kind::Clone, Shape::Args),

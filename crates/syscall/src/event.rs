@@ -30,6 +30,8 @@ pub enum EventFd {
 #[derive(Debug)]
 pub struct SyscallEvent<'a> {
     pub(crate) state: &'a State,
+    /// The calling process, looked up once.
+    pub(crate) process: Option<&'a Process>,
     pub(crate) num: u64,
     pub(crate) ts_ns: u64,
     pub(crate) tid: u32,
@@ -45,7 +47,7 @@ pub struct SyscallEvent<'a> {
 impl<'a> SyscallEvent<'a> {
     /// The process that made the call, if known.
     pub fn process(&self) -> Option<&'a Process> {
-        self.state.processes().get(self.pid)
+        self.process
     }
 
     /// The syscall.
@@ -62,7 +64,7 @@ impl<'a> SyscallEvent<'a> {
     pub fn fd(&self) -> Option<(i64, &Fd)> {
         match &self.fd {
             EventFd::None => None,
-            EventFd::Table(n) => self.process()?.fds.get(*n).map(|f| (*n, f)),
+            EventFd::Table(n) => self.process?.fds.get(*n).map(|f| (*n, f)),
             EventFd::Owned(n, f) => Some((*n, f)),
         }
     }
@@ -403,8 +405,8 @@ impl Event for SyscallEvent<'_> {
     fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
         let f = (*field_map().get(field.id as usize)?)?;
         let procs = self.state.processes();
-        let p = || procs.get(self.pid);
-        let parent = || procs.ancestor(self.pid, 1);
+        let p = || self.process;
+        let parent = || procs.get(self.process?.ppid).filter(|q| q.pid != self.pid);
         let users = self.state.users();
         let fd = || self.fd();
         let ep = || fd().and_then(|(_, f)| f.endpoints());

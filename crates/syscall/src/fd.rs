@@ -1,6 +1,6 @@
 //! File descriptors: what each open fd of a process refers to.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Most fds remembered per process; beyond this, new fds are not tracked (and counted).
@@ -216,7 +216,7 @@ fn fmt_ip(ip: IpAddr) -> String {
 /// The fds of one process, bounded by [`MAX_FDS_PER_PROCESS`].
 #[derive(Debug, Clone, Default)]
 pub struct FdTable {
-    fds: HashMap<i64, Fd>,
+    fds: FxHashMap<i64, Fd>,
 }
 
 impl FdTable {

@@ -1,7 +1,7 @@
 //! The process table: one entry per live process, seeded from `/proc` and kept current by exec,
 //! fork and exit events. Ancestor fields (`proc.pname`, `proc.aname[N]`) walk it by ppid.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use crate::container;
@@ -176,7 +176,7 @@ fn fds_from_proc(dir: &str) -> FdTable {
 /// All tracked processes, bounded by [`MAX_PROCESSES`].
 #[derive(Debug, Default)]
 pub struct ProcessTable {
-    procs: HashMap<u32, Process>,
+    procs: FxHashMap<u32, Process>,
     /// Processes not added because the table was full.
     pub dropped: u64,
 }

@@ -1,6 +1,8 @@
 //! Applies producer inputs to the process and fd tables and turns each into a rule-ready event.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 use crate::container;
@@ -14,7 +16,7 @@ use crate::users::UserDb;
 #[derive(Debug, Clone, Default)]
 pub struct StateStats {
     /// Events handed to the rules, by `evt.type`.
-    pub events_by_type: HashMap<&'static str, u64>,
+    pub events_by_type: FxHashMap<&'static str, u64>,
     /// Syscall records for numbers Tripline does not decode.
     pub unknown_syscalls: u64,
     /// Processes first seen mid-flight and read from /proc.
@@ -161,6 +163,7 @@ impl State {
         self.count("execve");
         let num = self.next_num();
         let ev = SyscallEvent {
+            process: self.procs.get(e.pid),
             state: self,
             num,
             ts_ns: e.ts_ns,
@@ -214,6 +217,7 @@ impl State {
         self.count(kind.name());
         let num = self.next_num();
         let ev = SyscallEvent {
+            process: self.procs.get(rec.pid),
             state: self,
             num,
             ts_ns: rec.ts_ns,

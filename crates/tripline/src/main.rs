@@ -178,6 +178,10 @@ struct RunArgs {
     /// Report every syscall Tripline decodes, not only those the rules need.
     #[arg(long)]
     all_syscalls: bool,
+    /// Also report syscalls Tripline does not decode (counted, not evaluated): a pipeline load
+    /// test, used by bench/sensor.sh.
+    #[arg(long)]
+    every_syscall: bool,
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 64)]
     ring_mib: u32,
@@ -529,6 +533,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         matching: args.select.matching(),
         hostname: args.select.hostname(),
         all_syscalls: args.all_syscalls,
+        every_syscall: args.every_syscall,
         ring_bytes: args.ring_mib << 20,
         duration: args.duration.map(std::time::Duration::from_secs),
         stats_interval: (args.stats_interval > 0)
@@ -549,17 +554,29 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    let secs = stats.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "Events: {} in {:.1}s ({:.0}/s); kernel records: {}, dropped: {} (ring buffer full: {}), truncated: {}, undecodable: {}",
+        "Events: {} evaluated, {} records in {:.1}s ({:.0} records/s); kernel records: {}, dropped: {} (ring buffer full: {}), truncated: {}, undecodable: {}",
         stats.events,
-        stats.elapsed.as_secs_f64(),
-        stats.events as f64 / stats.elapsed.as_secs_f64().max(1e-9),
+        stats.records,
+        secs,
+        stats.records as f64 / secs,
         stats.kernel.emitted,
         stats.kernel.dropped(),
         stats.kernel.dropped_ringbuf,
         stats.kernel.truncated,
         stats.decode_errors
     );
+    let mut by_type: Vec<(&String, &u64)> = stats.events_by_type.iter().collect();
+    by_type.sort_by(|a, b| b.1.cmp(a.1));
+    let top: Vec<String> = by_type
+        .iter()
+        .take(8)
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect();
+    if !top.is_empty() {
+        eprintln!("Events by type: {}", top.join(" "));
+    }
     eprintln!("Alerts: {}", stats.alerts());
     for (rule, n) in &stats.alerts_by_rule {
         eprintln!("  {rule}: {n}");
