@@ -147,23 +147,7 @@ pub fn run(
             break;
         }
         let n = sensor.poll(idle, |bytes| {
-            stats.records += 1;
-            let evaluate = |ev: &SyscallEvent<'_>| {
-                stats.events += 1;
-                rules.evaluate(ev, cfg.matching, |rule| {
-                    *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
-                    observer.on_alert(rule.finding(ev, &cfg.hostname));
-                });
-            };
-            match wire::decode(bytes, boot) {
-                Ok(Record::Exec(e)) => state.exec(&e, evaluate),
-                Ok(Record::Fork(f)) => state.fork(&f),
-                Ok(Record::Exit { pid }) => state.exit(pid),
-                Ok(Record::Syscall(s)) => {
-                    state.syscall(&s, evaluate);
-                }
-                Err(_) => stats.decode_errors += 1,
-            }
+            handle(bytes, boot, &mut state, rules, cfg, &mut stats, observer)
         });
         // Adaptive polling: the kernel wakes us early only when the ring is a quarter full, so
         // a full batch means "keep draining"; otherwise wait a little for records to batch up
@@ -208,11 +192,45 @@ pub fn run(
             }
         }
     }
-    // Drain what is already in the ring buffer before detaching.
+    // Read the counters, then handle everything already in the ring buffer: every record the
+    // kernel counted as emitted is evaluated before the sensor detaches.
     stats.kernel = sensor.counters();
+    while sensor.poll(Duration::ZERO, |bytes| {
+        handle(bytes, boot, &mut state, rules, cfg, &mut stats, observer)
+    }) > 0
+    {}
     fill_state_stats(&mut stats, &state);
     stats.elapsed = start.elapsed();
     Ok(stats)
+}
+
+/// Decodes one ring-buffer record, applies it to the state and evaluates the rules.
+fn handle(
+    bytes: &[u8],
+    boot: u64,
+    state: &mut State,
+    rules: &Ruleset,
+    cfg: &RunConfig,
+    stats: &mut RunStats,
+    observer: &mut dyn RunObserver,
+) {
+    stats.records += 1;
+    let mut evaluate = |ev: &SyscallEvent<'_>| {
+        stats.events += 1;
+        rules.evaluate(ev, cfg.matching, |rule| {
+            *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
+            observer.on_alert(rule.finding(ev, &cfg.hostname));
+        });
+    };
+    match wire::decode(bytes, boot) {
+        Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),
+        Ok(Record::Fork(f)) => state.fork(&f),
+        Ok(Record::Exit { pid }) => state.exit(pid),
+        Ok(Record::Syscall(s)) => {
+            state.syscall(&s, &mut evaluate);
+        }
+        Err(_) => stats.decode_errors += 1,
+    }
 }
 
 fn fill_state_stats(stats: &mut RunStats, state: &State) {
