@@ -47,6 +47,31 @@ struct {
 	__type(value, __u8);
 } interesting SEC(".maps");
 
+/* Bits of interesting[nr]. */
+#define ON_EXIT 1  /* report at sys_exit */
+#define ON_ENTER 2 /* also copy the user argument at sys_enter (see tl_sys_enter) */
+
+/* A user argument copied at sys_enter, keyed by thread id, used by the same thread's sys_exit. */
+struct tl_stash {
+	__u32 nr;
+	__u32 len;
+	__u8 data[MAX_STR];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct tl_stash);
+} stash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tl_stash);
+} stash_scratch SEC(".maps");
+
 /* exit_progs[nr]: the program that decodes syscall nr's arguments. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -199,6 +224,32 @@ static __always_inline __u32 add_kernel_bytes(struct tl_scratch *s, __u32 off, c
 	return put_len(s, i, n);
 }
 
+/* The argument copied at sys_enter for this thread and syscall, if any (consumed). A path or
+ * sockaddr read only at exit could have been rewritten by another thread while the call ran;
+ * the copy made at entry is what the kernel acted on. */
+static __always_inline __u32 add_stashed(struct tl_scratch *s, __u32 off, __u32 nr, int *used)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tl_stash *st = bpf_map_lookup_elem(&stash, &tid);
+	*used = 0;
+	if (!st)
+		return off;
+	if (st->nr != nr) {
+		bpf_map_delete_elem(&stash, &tid);
+		return off;
+	}
+	*used = 1;
+	if (no_room(s, off)) {
+		bpf_map_delete_elem(&stash, &tid);
+		return off;
+	}
+	__u32 i = off & OFF_MASK;
+	__u32 n = st->len & (MAX_STR - 1);
+	long ok = n > 0 ? bpf_probe_read_kernel(&s->raw[i + 2], n, st->data) : 0;
+	bpf_map_delete_elem(&stash, &tid);
+	return put_len(s, i, ok == 0 ? n : 0);
+}
+
 /* --- sockets --------------------------------------------------------------------------- */
 
 static __always_inline struct file *fd_file(long fd)
@@ -317,14 +368,19 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 	s->hdr.args[4] = r.r8;
 	s->hdr.args[5] = r.r9;
 	__u32 off = sizeof(struct tl_header);
+	int used = 0;
 	switch (shape) {
 	case SHAPE_ARGS:
 		break;
 	case SHAPE_PATH0:
-		off = add_user_str(s, off, (void *)r.di);
+		off = add_stashed(s, off, r.orig_ax, &used);
+		if (!used)
+			off = add_user_str(s, off, (void *)r.di);
 		break;
 	case SHAPE_PATH1:
-		off = add_user_str(s, off, (void *)r.si);
+		off = add_stashed(s, off, r.orig_ax, &used);
+		if (!used)
+			off = add_user_str(s, off, (void *)r.si);
 		break;
 	case SHAPE_PATH0_1:
 		off = add_user_str(s, off, (void *)r.di);
@@ -345,7 +401,9 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 		break;
 	case SHAPE_SOCK_ADDR1:
 		off = add_sock(s, off, r.di);
-		off = add_user_bytes(s, off, (void *)r.si, r.dx > 128 ? 128 : r.dx);
+		off = add_stashed(s, off, r.orig_ax, &used);
+		if (!used)
+			off = add_user_bytes(s, off, (void *)r.si, r.dx > 128 ? 128 : r.dx);
 		break;
 	case SHAPE_SOCK_ADDR4:
 		off = add_kernel_bytes(s, off, &udp, sizeof(udp));
@@ -365,7 +423,9 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 		off = add_argv(s, off, (void *)r.si);
 		break;
 	case SHAPE_OPENAT2:
-		off = add_user_str(s, off, (void *)r.si);
+		off = add_stashed(s, off, r.orig_ax, &used);
+		if (!used)
+			off = add_user_str(s, off, (void *)r.si);
 		off = add_user_bytes(s, off, (void *)r.dx, 8);
 		break;
 	case SHAPE_EXEC_FAIL1:
@@ -407,12 +467,58 @@ int tl_sys_exit(unsigned long long *ctx)
 		return 0;
 	__u32 key = nr;
 	__u8 *on = bpf_map_lookup_elem(&interesting, &key);
-	if (!on || !*on || is_self())
+	if (!on || !(*on & ON_EXIT) || is_self())
 		return 0;
 	count(TL_CNT_DISPATCHED);
 	bpf_tail_call(ctx, &exit_progs, key);
 	/* No decoder installed for this syscall: raw arguments only. */
 	return exit_common(ctx, SHAPE_ARGS);
+}
+
+/* --- sys_enter ------------------------------------------------------------------------- */
+
+/* For syscalls flagged ON_ENTER (the open family and connect), copy the path or sockaddr the
+ * caller passed before the kernel acts on it (see add_stashed). */
+SEC("raw_tracepoint/sys_enter")
+int tl_sys_enter(unsigned long long *ctx)
+{
+	__u64 nr = ctx[1];
+	if (nr >= MAX_SYSCALLS)
+		return 0;
+	__u32 key = nr;
+	__u8 *on = bpf_map_lookup_elem(&interesting, &key);
+	if (!on || !(*on & ON_ENTER) || is_self())
+		return 0;
+	struct pt_regs r = {};
+	bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx[0]);
+	__u32 zero = 0;
+	struct tl_stash *st = bpf_map_lookup_elem(&stash_scratch, &zero);
+	if (!st)
+		return 0;
+	st->nr = key;
+	long n = 0;
+	switch (nr) {
+	case 2:  /* open */
+	case 85: /* creat */
+		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)r.di) - 1;
+		break;
+	case 257: /* openat */
+	case 437: /* openat2 */
+		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)r.si) - 1;
+		break;
+	case 42: { /* connect */
+		__u64 len = r.dx > 128 ? 128 : r.dx;
+		if (len > 0 && bpf_probe_read_user(st->data, len & 255, (void *)r.si) == 0)
+			n = len;
+		break;
+	}
+	default:
+		return 0;
+	}
+	st->len = n > 0 ? n : 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&stash, &tid, st, BPF_ANY);
+	return 0;
 }
 
 /* --- process lifecycle ------------------------------------------------------------------ */

@@ -12,6 +12,10 @@ use tripline_syscall::Kind;
 
 use crate::syscalls::{self, Shape};
 
+/// `interesting[nr]` bits: report at exit; copy the user argument at entry.
+const ON_EXIT: u8 = 1;
+const ON_ENTER: u8 = 2;
+
 /// Size of the kernel's per-syscall switch (`MAX_SYSCALLS` in sensor.bpf.c).
 const MAX_SYSCALLS: u32 = 512;
 
@@ -183,12 +187,24 @@ impl Sensor {
                 tails
                     .set(nr, fd, 0)
                     .map_err(|e| SensorError::Load(format!("tail call {nr}: {e}")))?;
+                // The open family and connect also copy their user argument at entry.
+                let bits = if matches!(
+                    kind,
+                    Kind::Open | Kind::Creat | Kind::Openat | Kind::Openat2 | Kind::Connect
+                ) {
+                    ON_EXIT | ON_ENTER
+                } else {
+                    ON_EXIT
+                };
                 switch
-                    .set(nr, 1, 0)
+                    .set(nr, bits, 0)
                     .map_err(|e| SensorError::Load(format!("switch {nr}: {e}")))?;
             }
             if cfg.every_syscall {
                 for nr in 0..MAX_SYSCALLS {
+                    if switch.get(&nr, 0).unwrap_or(0) != 0 {
+                        continue;
+                    }
                     switch
                         .set(nr, 1, 0)
                         .map_err(|e| SensorError::Load(format!("switch {nr}: {e}")))?;
@@ -203,6 +219,7 @@ impl Sensor {
             ("tl_exec", "sched_process_exec"),
             ("tl_fork", "sched_process_fork"),
             ("tl_exit", "sched_process_exit"),
+            ("tl_sys_enter", "sys_enter"),
             ("tl_sys_exit", "sys_exit"),
         ] {
             let prog: &mut RawTracePoint = program(&mut ebpf, name)?;

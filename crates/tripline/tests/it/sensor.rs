@@ -483,3 +483,57 @@ fn drops_are_counted_and_alerted() {
     // Every record the kernel emitted (counted before the final drain) was handled.
     assert!(stats.records >= stats.kernel.emitted, "{stats:?}");
 }
+
+/// The path an open acts on is copied at syscall entry: rewriting the caller's buffer while the
+/// call blocks (here, on a FIFO without a writer) must not change the reported `fd.name`.
+#[test]
+fn open_paths_are_read_at_entry() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let rules_yaml = format!(
+        "- rule: read in test dir\n  desc: test\n  condition: evt.type = openat and evt.is_open_read = true and fd.directory = {d}\n  output: read %fd.name\n  priority: DEBUG\n"
+    );
+    let (rules, report) = load(
+        &[RulesFile {
+            name: "toctou.yaml".into(),
+            content: rules_yaml,
+        }],
+        &schemas(),
+    );
+    assert!(report.is_ok(), "{:?}", report.errors);
+    let script = format!(
+        r#"
+import ctypes, os, threading, time
+d = "{d}"
+os.mkfifo(d + "/fifo")
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer((d + "/fifo").encode(), 256)
+def swap():
+    time.sleep(0.3)
+    ctypes.memmove(buf, (d + "/decoy\0").encode(), len(d) + 7)
+    w = os.open(d + "/fifo", os.O_WRONLY)
+    os.close(w)
+threading.Thread(target=swap).start()
+fd = libc.open(buf, os.O_RDONLY)
+assert fd >= 0 and buf.value.endswith(b"/decoy"), (fd, buf.value)
+"#
+    );
+    let (alerts, _) = with_agent(rules, RuleMatching::First, || {
+        let status = Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(status.success(), "python3: {status}");
+    });
+    let names: Vec<String> = alerts
+        .iter()
+        .filter(|f| f.rule == "read in test dir")
+        .map(|f| text(f, "fd.name"))
+        .collect();
+    assert!(names.contains(&format!("{d}/fifo")), "{names:?}");
+    assert!(!names.iter().any(|n| n.ends_with("/decoy")), "{names:?}");
+}
