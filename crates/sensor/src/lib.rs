@@ -6,6 +6,9 @@
 //!
 //! * `sys_exit` checks a per-syscall switch (filled from the loaded rules) and tail-calls the
 //!   decoder for that syscall; unused syscalls cost only that check;
+//! * `sys_enter` copies the path of the open family and connect's address before the kernel
+//!   acts on it, so a thread rewriting the buffer during the call cannot change what is
+//!   reported;
 //! * `sched_process_exec`, `sched_process_fork` and `sched_process_exit` keep the process table.
 //!
 //! User space ([`Sensor`]) loads the programs with aya, drains the ring buffer, and
