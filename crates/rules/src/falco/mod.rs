@@ -9,7 +9,7 @@ mod collect;
 mod compiler;
 mod exceptions;
 mod lists;
-pub mod yaml;
+pub use tripline_yaml as yaml;
 
 pub use collect::ENGINE_VERSION;
 pub use compiler::{load, RulesFile};

@@ -1,0 +1,173 @@
+//! A loaded Sigma rule set: routes each event to the rules whose log source fits its stream,
+//! and feeds matches to the correlation engine.
+
+use std::collections::HashMap;
+
+use tripline_event::Finding;
+
+use crate::correlation::{CorrelationEngine, CorrelationHit};
+use crate::event::SigmaEvent;
+use crate::rule::{Documents, LogSource, SigmaRule};
+
+/// What fired for one event.
+#[derive(Debug)]
+pub enum Hit<'r> {
+    /// A detection rule matched (and is not suppressed by a non-generating correlation).
+    Rule(&'r SigmaRule),
+    /// A correlation fired.
+    Correlation(CorrelationHit),
+}
+
+/// Rules, correlations, and the per-stream routing cache.
+///
+/// ```
+/// use tripline_sigma::{load, LoadOptions, LogSource, SigmaRuleset};
+/// let rule = "title: Root login\nid: r1\nlogsource: {product: aws, service: cloudtrail}\n\
+///             detection:\n  sel:\n    userIdentity.type: Root\n  condition: sel\nlevel: high\n";
+/// let docs = load(&[("r.yml".into(), rule.into())], LoadOptions::default());
+/// assert!(docs.errors.is_empty());
+/// let mut set = SigmaRuleset::new(docs);
+/// let stream = LogSource::new(None, Some("aws"), Some("cloudtrail"));
+/// let ev = serde_json::json!({"userIdentity": {"type": "Root"}});
+/// let ids: Vec<String> = set.ids_matching(&ev, &stream);
+/// assert_eq!(ids, ["r1"]);
+/// ```
+#[derive(Debug, Default)]
+pub struct SigmaRuleset {
+    rules: Vec<SigmaRule>,
+    routes: HashMap<LogSource, Vec<usize>>,
+    correlations: CorrelationEngine,
+}
+
+impl SigmaRuleset {
+    /// Builds the set from loaded documents (errors are the caller's to report).
+    pub fn new(docs: Documents) -> SigmaRuleset {
+        SigmaRuleset {
+            rules: docs.rules,
+            routes: HashMap::new(),
+            correlations: CorrelationEngine::new(docs.correlations),
+        }
+    }
+
+    /// The detection rules.
+    pub fn rules(&self) -> &[SigmaRule] {
+        &self.rules
+    }
+
+    /// The correlation engine.
+    pub fn correlations(&self) -> &CorrelationEngine {
+        &self.correlations
+    }
+
+    /// Whether any rule or correlation is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.correlations.correlations().is_empty()
+    }
+
+    fn route(&mut self, stream: &LogSource) -> Vec<usize> {
+        if let Some(r) = self.routes.get(stream) {
+            return r.clone();
+        }
+        let r: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].logsource.fits(stream))
+            .collect();
+        self.routes.insert(stream.clone(), r.clone());
+        r
+    }
+
+    /// Evaluates one event of `stream` at `ts_ns`; calls `on_hit` for every rule and
+    /// correlation that fires.
+    pub fn evaluate(
+        &mut self,
+        ev: &dyn SigmaEvent,
+        stream: &LogSource,
+        ts_ns: u64,
+        mut on_hit: impl FnMut(Hit<'_>),
+    ) {
+        let route = self.route(stream);
+        let mut correlation_hits = Vec::new();
+        for i in route {
+            let rule = &self.rules[i];
+            if !rule.matches(ev) {
+                continue;
+            }
+            let name = rule.name.as_deref();
+            correlation_hits.extend(self.correlations.on_match(&rule.id, name, ev, ts_ns));
+            if !self.correlations.suppresses(&rule.id, name) {
+                on_hit(Hit::Rule(rule));
+            }
+        }
+        for h in correlation_hits {
+            on_hit(Hit::Correlation(h));
+        }
+    }
+
+    /// Ids of the detection rules matching `ev` (no correlation side effects kept).
+    pub fn ids_matching(&mut self, ev: &dyn SigmaEvent, stream: &LogSource) -> Vec<String> {
+        let route = self.route(stream);
+        route
+            .into_iter()
+            .filter(|&i| self.rules[i].matches(ev))
+            .map(|i| self.rules[i].id.clone())
+            .collect()
+    }
+
+    /// The finding for a hit: title as rule name, level as priority, tags, and the id and
+    /// author in the output fields (the Detection Rule License requires crediting the author).
+    pub fn finding(&self, hit: &Hit<'_>, source: &str, ts_ns: u64, hostname: &str) -> Finding {
+        match hit {
+            Hit::Rule(r) => Finding {
+                rule: r.title.clone(),
+                priority: r.priority,
+                source: source.to_string(),
+                time_ns: ts_ns,
+                message: format!(
+                    "{} (Sigma rule {} by {})",
+                    r.title,
+                    r.id,
+                    r.author.as_deref().unwrap_or("unknown author")
+                ),
+                output_fields: vec![
+                    ("sigma.id".into(), r.id.clone().into()),
+                    ("sigma.title".into(), r.title.clone().into()),
+                    (
+                        "sigma.level".into(),
+                        r.level.clone().unwrap_or_default().into(),
+                    ),
+                    (
+                        "sigma.author".into(),
+                        r.author.clone().unwrap_or_default().into(),
+                    ),
+                ],
+                tags: r.tags.clone(),
+                hostname: hostname.to_string(),
+            },
+            Hit::Correlation(h) => {
+                let c = &self.correlations.correlations()[h.index];
+                let group: Vec<String> = h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let mut output_fields = vec![
+                    ("sigma.id".into(), c.id.clone().into()),
+                    ("sigma.title".into(), c.title.clone().into()),
+                    (
+                        "sigma.author".into(),
+                        c.author.clone().unwrap_or_default().into(),
+                    ),
+                    ("sigma.value".into(), h.value.into()),
+                ];
+                for (k, v) in &h.group {
+                    output_fields.push((format!("group.{k}"), v.clone().into()));
+                }
+                Finding {
+                    rule: c.title.clone(),
+                    priority: c.priority,
+                    source: source.to_string(),
+                    time_ns: h.ts_ns,
+                    message: format!("{} ({}; value {})", c.title, group.join(" "), h.value),
+                    output_fields,
+                    tags: c.tags.clone(),
+                    hostname: hostname.to_string(),
+                }
+            }
+        }
+    }
+}
