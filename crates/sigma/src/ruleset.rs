@@ -102,6 +102,33 @@ impl SigmaRuleset {
         }
     }
 
+    /// Evaluates one event and returns the findings of every rule and correlation that fired.
+    pub fn findings(
+        &mut self,
+        ev: &dyn SigmaEvent,
+        stream: &LogSource,
+        ts_ns: u64,
+        source: &str,
+        hostname: &str,
+    ) -> Vec<Finding> {
+        let mut rules = Vec::new();
+        let mut correlations = Vec::new();
+        self.evaluate(ev, stream, ts_ns, |hit| match hit {
+            Hit::Rule(r) => rules.push(r.id.clone()),
+            Hit::Correlation(h) => correlations.push(h),
+        });
+        let mut out = Vec::new();
+        for id in rules {
+            if let Some(r) = self.rules.iter().find(|r| r.id == id) {
+                out.push(self.finding(&Hit::Rule(r), source, ts_ns, hostname));
+            }
+        }
+        for h in correlations {
+            out.push(self.finding(&Hit::Correlation(h), source, ts_ns, hostname));
+        }
+        out
+    }
+
     /// Ids of the detection rules matching `ev` (no correlation side effects kept).
     pub fn ids_matching(&mut self, ev: &dyn SigmaEvent, stream: &LogSource) -> Vec<String> {
         let route = self.route(stream);

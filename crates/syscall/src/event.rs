@@ -50,6 +50,35 @@ impl<'a> SyscallEvent<'a> {
         self.process
     }
 
+    /// The parent of the calling process, if known.
+    pub fn parent(&self) -> Option<&'a Process> {
+        let p = self.process?;
+        self.state
+            .processes()
+            .get(p.ppid)
+            .filter(|q| q.pid != p.pid)
+    }
+
+    /// Name of a uid, from the host's user database.
+    pub fn user_name(&self, uid: u32) -> Option<&'a str> {
+        self.state.users().user(uid)
+    }
+
+    /// The syscall's return value.
+    pub fn ret(&self) -> i64 {
+        self.ret
+    }
+
+    /// The syscall's raw arguments.
+    pub fn args(&self) -> [u64; 6] {
+        self.args
+    }
+
+    /// Event time, ns since the Unix epoch.
+    pub fn ts_ns(&self) -> u64 {
+        self.ts_ns
+    }
+
     /// The syscall.
     pub fn kind(&self) -> Option<Kind> {
         self.kind

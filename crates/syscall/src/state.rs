@@ -295,8 +295,9 @@ impl State {
                 };
                 let mut t = rec.sock.filter(|t| t.family != 0);
                 if let (Some(tuple), Some(remote)) = (t.as_mut(), sockaddr_ip(rec.sockaddr)) {
-                    // A UDP sendto names its peer only in the call.
-                    if kind == Kind::Sendto && !tuple.connected() {
+                    // A UDP sendto names its peer only in the call; a connect that failed
+                    // or is in progress may not have set it in the socket yet.
+                    if matches!(kind, Kind::Sendto | Kind::Connect) && !tuple.connected() {
                         (tuple.remote, tuple.rport) = remote;
                     }
                 }

@@ -8,3 +8,4 @@ pub mod format;
 pub mod replay;
 pub mod rules_files;
 pub mod run;
+pub mod sigma_events;

@@ -57,9 +57,16 @@ enum Matching {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Rules file or directory (repeatable, loaded in order). Default: the upstream rules for the source.
+    /// Rules file or directory (repeatable, loaded in order). Default: the upstream rules for
+    /// the source, unless only --sigma is given.
     #[arg(long = "rules", short = 'r')]
     rules: Vec<String>,
+    /// Sigma rule file or directory tree (repeatable), run alongside or instead of --rules.
+    #[arg(long)]
+    sigma: Vec<String>,
+    /// Also load Sigma rules whose status is deprecated or unsupported.
+    #[arg(long)]
+    sigma_include_deprecated: bool,
     /// Source of the inputs; `auto` detects it from the first input.
     #[arg(long, default_value = "auto")]
     source: String,
@@ -164,6 +171,10 @@ struct RunArgs {
     /// Do not load the shipped falco_rules.yaml.
     #[arg(long)]
     no_default_rules: bool,
+    /// Sigma rule file or directory tree (repeatable): Linux process_creation, file_event and
+    /// network_connection rules run on the sensor's events.
+    #[arg(long)]
+    sigma: Vec<String>,
     /// Alert format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -274,15 +285,35 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             None => return usage(format!("unknown source '{}' (expected auto, k8s_audit, aws_cloudtrail, gcp_auditlog, okta or github)", args.source)),
         }
     };
-    let files = if args.rules.is_empty() {
+    let files = if !args.rules.is_empty() {
+        rules_files::read(&args.rules)?
+    } else if args.sigma.is_empty() {
         bundled::for_source(source.name())
     } else {
-        rules_files::read(&args.rules)?
+        Vec::new()
     };
     let rules = match args.select.load(&files) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
+    let mut sigma = None;
+    if !args.sigma.is_empty() {
+        let opts = tripline_sigma::LoadOptions {
+            include_deprecated: args.sigma_include_deprecated,
+        };
+        let (set, errors, _) = rules_files::load_sigma(&rules_files::read(&args.sigma)?, opts);
+        if !errors.is_empty() {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "tripline: Sigma rules failed to load ({} errors)",
+                errors.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        sigma = Some(set);
+    }
 
     let cfg = ReplayConfig {
         source,
@@ -310,6 +341,7 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut events = 0u64;
     let stats = replay::run(
         &rules,
+        sigma.as_mut(),
         &args.inputs,
         &cfg,
         &mut |finding| {
@@ -369,26 +401,53 @@ fn summary(stats: &replay::ReplayStats) {
 }
 
 fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
-    let files = rules_files::read(paths)?;
-    let (rules, report) = load(&files, &schemas());
-    print_report(&report);
-    if report.is_ok() {
-        println!(
-            "{}: ok ({} rules, {} warnings)",
-            paths.join(", "),
-            rules.rules().len(),
-            report.warnings.len()
-        );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!(
-            "{}: {} errors, {} warnings",
-            paths.join(", "),
-            report.errors.len(),
-            report.warnings.len()
-        );
-        Ok(ExitCode::from(1))
+    let all = rules_files::read(paths)?;
+    let (sigma_files, falco_files): (Vec<RulesFile>, Vec<RulesFile>) =
+        all.into_iter().partition(rules_files::is_sigma);
+    let mut ok = true;
+    if !falco_files.is_empty() || sigma_files.is_empty() {
+        let (rules, report) = load(&falco_files, &schemas());
+        print_report(&report);
+        let names: Vec<&str> = falco_files.iter().map(|f| f.name.as_str()).collect();
+        if report.is_ok() {
+            println!(
+                "{}: ok ({} rules, {} warnings)",
+                names.join(", "),
+                rules.rules().len(),
+                report.warnings.len()
+            );
+        } else {
+            ok = false;
+            println!(
+                "{}: {} errors, {} warnings",
+                names.join(", "),
+                report.errors.len(),
+                report.warnings.len()
+            );
+        }
     }
+    if !sigma_files.is_empty() {
+        let opts = tripline_sigma::LoadOptions {
+            include_deprecated: true,
+        };
+        let (set, errors, _) = rules_files::load_sigma(&sigma_files, opts);
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        ok &= errors.is_empty();
+        println!(
+            "Sigma: {} files, {} rules, {} correlations, {} errors",
+            sigma_files.len(),
+            set.rules().len(),
+            set.correlations().correlations().len(),
+            errors.len()
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn list_cmd(source: Option<String>, paths: &[String]) -> anyhow::Result<ExitCode> {
@@ -547,7 +606,25 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         error: None,
         rules_active: rules.active_count(),
     };
-    let stats = match tripline::run::run(&rules, &cfg, &stop, &mut out) {
+    let mut sigma = None;
+    if !args.sigma.is_empty() {
+        let (set, errors, _) = rules_files::load_sigma(
+            &rules_files::read(&args.sigma)?,
+            tripline_sigma::LoadOptions::default(),
+        );
+        if !errors.is_empty() {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "tripline: Sigma rules failed to load ({} errors)",
+                errors.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        sigma = Some(set);
+    }
+    let stats = match tripline::run::run(&rules, sigma.as_mut(), &cfg, &stop, &mut out) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tripline: {e}");

@@ -7,6 +7,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 use tripline_event::Finding;
 use tripline_rules::{RuleMatching, Ruleset};
+use tripline_sigma::{LogSource, SigmaRuleset};
 use tripline_sources::input::{InputError, Limits, Reader, Skip};
 use tripline_sources::SourceKind;
 
@@ -100,14 +101,29 @@ pub fn detect_source(inputs: &[String]) -> Option<SourceKind> {
         .find_map(|i| head_of(i).and_then(|h| SourceKind::detect(&h)))
 }
 
-/// Replays `inputs` through `rules`; calls `on_alert` per alert and `on_event` per event.
+/// The Sigma log source of a Tripline source (how Sigma rules are routed to its events).
+pub fn sigma_logsource(source: SourceKind) -> LogSource {
+    match source.name() {
+        "aws_cloudtrail" => LogSource::new(None, Some("aws"), Some("cloudtrail")),
+        "k8s_audit" => LogSource::new(Some("application"), Some("kubernetes"), Some("audit")),
+        "gcp_auditlog" => LogSource::new(None, Some("gcp"), Some("gcp.audit")),
+        "okta" => LogSource::new(None, Some("okta"), Some("okta")),
+        "github" => LogSource::new(None, Some("github"), Some("audit")),
+        other => LogSource::new(None, Some(other), None),
+    }
+}
+
+/// Replays `inputs` through `rules` (and Sigma rules, if given); calls `on_alert` per alert
+/// and `on_event` per event.
 pub fn run(
     rules: &Ruleset,
+    mut sigma: Option<&mut SigmaRuleset>,
     inputs: &[String],
     cfg: &ReplayConfig,
     on_alert: &mut dyn FnMut(Finding),
     on_event: &mut dyn FnMut(),
 ) -> ReplayStats {
+    let stream = sigma_logsource(cfg.source);
     let mut stats = ReplayStats::default();
     let mut reader = Reader::new(cfg.source, cfg.limits);
     for input in inputs {
@@ -121,6 +137,13 @@ pub fn run(
                     *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
                     on_alert(rule.finding(&ev, &cfg.hostname));
                 });
+                if let Some(set) = sigma.as_deref_mut() {
+                    let source = cfg.source.name();
+                    for f in set.findings(&ev.json, &stream, ev.time_ns, source, &cfg.hostname) {
+                        *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
+                        on_alert(f);
+                    }
+                }
             },
             &mut |skip| skips.push(skip),
         );

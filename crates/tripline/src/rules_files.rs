@@ -5,26 +5,60 @@ use std::path::Path;
 use anyhow::Context;
 use tripline_rules::falco::RulesFile;
 
-/// Reads `paths` in order; a directory contributes its `*.yaml`/`*.yml` files, sorted.
+/// Reads `paths` in order; a directory contributes its `*.yaml`/`*.yml` files, sorted, and
+/// those of its subdirectories (Sigma rule trees are nested).
 pub fn read(paths: &[String]) -> anyhow::Result<Vec<RulesFile>> {
     let mut out = Vec::new();
     for p in paths {
         let path = Path::new(p);
         if path.is_dir() {
-            let mut files: Vec<_> = std::fs::read_dir(path)
-                .with_context(|| format!("reading rules directory {p}"))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect();
-            files.sort();
-            for f in files {
-                out.push(read_one(&f.display().to_string())?);
-            }
+            read_dir(path, &mut out)?;
         } else {
             out.push(read_one(p)?);
         }
     }
     Ok(out)
+}
+
+fn read_dir(dir: &Path, out: &mut Vec<RulesFile>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading rules directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for f in entries {
+        if f.is_dir() {
+            read_dir(&f, out)?;
+        } else if f.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(read_one(&f.display().to_string())?);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a rules file is Sigma (YAML maps with `detection`, `correlation` or `filter`)
+/// rather than Falco (a YAML list of items).
+pub fn is_sigma(file: &RulesFile) -> bool {
+    file.content
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
+        .is_some_and(|l| !l.starts_with('-'))
+}
+
+/// Loads Sigma files into a rule set; errors are returned as `file:line: message` lines.
+pub fn load_sigma(
+    files: &[RulesFile],
+    opts: tripline_sigma::LoadOptions,
+) -> (tripline_sigma::SigmaRuleset, Vec<String>, Vec<String>) {
+    let pairs: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (f.name.clone(), f.content.clone()))
+        .collect();
+    let docs = tripline_sigma::load(&pairs, opts);
+    let errors = docs.errors.iter().map(ToString::to_string).collect();
+    let skipped = docs.skipped.iter().map(ToString::to_string).collect();
+    (tripline_sigma::SigmaRuleset::new(docs), errors, skipped)
 }
 
 fn read_one(path: &str) -> anyhow::Result<RulesFile> {

@@ -9,7 +9,10 @@ use tripline_event::{Finding, Priority};
 use tripline_rules::{RuleMatching, Ruleset};
 use tripline_sensor::wire::{self, Record};
 use tripline_sensor::{KernelCounters, Sensor, SensorConfig, SensorError};
+use tripline_sigma::SigmaRuleset;
 use tripline_syscall::{Kind, State, SyscallEvent};
+
+use crate::sigma_events::sysmon_event;
 
 /// Name of the alert raised when the kernel loses events (Falco's wording, so existing
 /// routing keeps working).
@@ -113,6 +116,7 @@ pub fn needed_syscalls(rules: &Ruleset, all: bool) -> Option<BTreeSet<Kind>> {
 /// Runs the live agent until `stop` is set (or the configured duration passes).
 pub fn run(
     rules: &Ruleset,
+    mut sigma: Option<&mut SigmaRuleset>,
     cfg: &RunConfig,
     stop: &AtomicBool,
     observer: &mut dyn RunObserver,
@@ -147,7 +151,16 @@ pub fn run(
             break;
         }
         let n = sensor.poll(idle, |bytes| {
-            handle(bytes, boot, &mut state, rules, cfg, &mut stats, observer)
+            handle(
+                bytes,
+                boot,
+                &mut state,
+                rules,
+                sigma.as_deref_mut(),
+                cfg,
+                &mut stats,
+                observer,
+            )
         });
         // Adaptive polling: the kernel wakes us early only when the ring is a quarter full, so
         // a full batch means "keep draining"; otherwise wait a little for records to batch up
@@ -196,7 +209,16 @@ pub fn run(
     // kernel counted as emitted is evaluated before the sensor detaches.
     stats.kernel = sensor.counters();
     while sensor.poll(Duration::ZERO, |bytes| {
-        handle(bytes, boot, &mut state, rules, cfg, &mut stats, observer)
+        handle(
+            bytes,
+            boot,
+            &mut state,
+            rules,
+            sigma.as_deref_mut(),
+            cfg,
+            &mut stats,
+            observer,
+        )
     }) > 0
     {}
     fill_state_stats(&mut stats, &state);
@@ -205,11 +227,13 @@ pub fn run(
 }
 
 /// Decodes one ring-buffer record, applies it to the state and evaluates the rules.
+#[allow(clippy::too_many_arguments)]
 fn handle(
     bytes: &[u8],
     boot: u64,
     state: &mut State,
     rules: &Ruleset,
+    mut sigma: Option<&mut SigmaRuleset>,
     cfg: &RunConfig,
     stats: &mut RunStats,
     observer: &mut dyn RunObserver,
@@ -221,6 +245,14 @@ fn handle(
             *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
             observer.on_alert(rule.finding(ev, &cfg.hostname));
         });
+        if let Some(set) = sigma.as_deref_mut() {
+            if let Some((stream, json)) = sysmon_event(ev) {
+                for f in set.findings(&json, &stream, ev.ts_ns(), "syscall", &cfg.hostname) {
+                    *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
+                    observer.on_alert(f);
+                }
+            }
+        }
     };
     match wire::decode(bytes, boot) {
         Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),

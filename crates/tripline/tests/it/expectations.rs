@@ -154,7 +154,14 @@ fn run_detect_case(case: &Value) {
             limits: Limits::default(),
         };
         let mut findings = Vec::new();
-        let stats = replay::run(&rules, &inputs, &cfg, &mut |f| findings.push(f), &mut || {});
+        let stats = replay::run(
+            &rules,
+            None,
+            &inputs,
+            &cfg,
+            &mut |f| findings.push(f),
+            &mut || {},
+        );
         assert!(
             stats.input_errors.is_empty(),
             "{id}: {:?}",

@@ -90,7 +90,7 @@ fn with_agent(
                 ready: Some(tx),
                 findings: Vec::new(),
             };
-            let stats = run(&rules, &cfg, &stop, &mut c).expect("sensor starts");
+            let stats = run(&rules, None, &cfg, &stop, &mut c).expect("sensor starts");
             (c.findings, stats)
         })
     };
@@ -454,7 +454,7 @@ fn drops_are_counted_and_alerted() {
                 ..RunConfig::default()
             };
             let mut obs = Slow(Vec::new(), Some(tx));
-            let stats = run(&rules, &cfg, &stop, &mut obs).expect("sensor starts");
+            let stats = run(&rules, None, &cfg, &stop, &mut obs).expect("sensor starts");
             (obs.0, stats)
         })
     };
@@ -536,4 +536,106 @@ assert fd >= 0 and buf.value.endswith(b"/decoy"), (fd, buf.value)
         .collect();
     assert!(names.contains(&format!("{d}/fifo")), "{names:?}");
     assert!(!names.iter().any(|n| n.ends_with("/decoy")), "{names:?}");
+}
+
+/// SigmaHQ's Linux rules run unchanged on the sensor's events (process creation, file
+/// creation, outbound connection), next to the Falco rules.
+#[test]
+fn sigma_rules_fire_on_live_events() {
+    if !enabled() {
+        return;
+    }
+    let root = Path::new(RULES_DIR).join("../../sigma/rules/linux");
+    let mut files = Vec::new();
+    for sub in ["process_creation", "file_event", "network_connection"] {
+        for e in std::fs::read_dir(root.join(sub)).unwrap().flatten() {
+            files.push((
+                e.path().display().to_string(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            ));
+        }
+    }
+    let docs = tripline_sigma::load(&files, tripline_sigma::LoadOptions::default());
+    assert!(docs.errors.is_empty(), "{:?}", docs.errors);
+    let mut sigma = tripline_sigma::SigmaRuleset::new(docs);
+    let sudoers = format!("/etc/sudoers.d/tripline-test-{}", std::process::id());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let agent = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut c = Collect {
+                ready: Some(tx),
+                findings: Vec::new(),
+            };
+            let cfg = RunConfig::default();
+            let stats = run(
+                &rules(&["falco_rules.yaml"]),
+                Some(&mut sigma),
+                &cfg,
+                &stop,
+                &mut c,
+            )
+            .unwrap();
+            (c.findings, stats)
+        })
+    };
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("sensor ready");
+    sh("echo aGVsbG8K | base64 -d > /dev/null");
+    sh(&format!(
+        "mkdir -p /etc/sudoers.d && echo '# test' > {sudoers}; rm -f {sudoers}"
+    ));
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg("import socket\ns = socket.socket()\ns.setblocking(False)\ns.connect_ex(('192.0.2.1', 4444))")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let (alerts, _) = agent.join().unwrap();
+    let sigma_alert = |id: &str| {
+        alerts
+            .iter()
+            .find(|f| field(f, "sigma.id").is_some_and(|v| v == id))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no alert from Sigma rule {id}; got {:#?}",
+                    alerts.iter().map(|f| &f.rule).collect::<Vec<_>>()
+                )
+            })
+    };
+    // Decode Base64 Encoded Text (process_creation).
+    let a = sigma_alert("e2072cab-8c9a-459b-b63c-40ae79e27031");
+    assert_eq!(
+        text(a, "sigma.author"),
+        "Daniil Yugoslavskiy, oscd.community"
+    );
+    assert_eq!(a.priority, tripline_event::Priority::Notice); // level: low
+                                                              // Persistence Via Sudoers Files (file_event).
+    let rule = std::fs::read_to_string(
+        root.join("file_event/file_event_lnx_persistence_sudoers_files.yml"),
+    )
+    .unwrap();
+    let id = rule
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    sigma_alert(&id);
+    // Malware callback port (network_connection).
+    let rule = std::fs::read_to_string(
+        root.join("network_connection/net_connection_lnx_susp_malware_callback_port.yml"),
+    )
+    .unwrap();
+    let id = rule
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    sigma_alert(&id);
 }
