@@ -71,7 +71,8 @@ pub struct Correlation {
 /// Parses `90m`, `30s`, `1h`, `2d`.
 pub fn parse_timespan(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (num, unit) = text.split_at(text.len().checked_sub(1)?);
+    let unit_at = text.char_indices().last()?.0;
+    let (num, unit) = text.split_at(unit_at);
     let n: u64 = num.parse().ok()?;
     let secs = match unit {
         "s" => 1,
@@ -81,7 +82,7 @@ pub fn parse_timespan(text: &str) -> Option<u64> {
         "w" => 604_800,
         _ => return None,
     };
-    Some(n * secs * 1_000_000_000)
+    n.checked_mul(secs)?.checked_mul(1_000_000_000)
 }
 
 impl Correlation {

@@ -331,3 +331,13 @@ fn bad_documents_name_file_and_line() {
         docs.errors
     );
 }
+
+#[test]
+fn timespans() {
+    use tripline_sigma::correlation::parse_timespan;
+    assert_eq!(parse_timespan("90m"), Some(90 * 60 * S));
+    assert_eq!(parse_timespan("2d"), Some(2 * 86_400 * S));
+    for bad in ["", "m", "5x", "5é", "99999999999999999999d", "-1s"] {
+        assert_eq!(parse_timespan(bad), None, "{bad}");
+    }
+}

@@ -92,3 +92,33 @@ fn expectations() {
         failures.join("\n")
     );
 }
+
+/// The auditd cases that came from real logs: Tripline's audit.log decoder must produce exactly
+/// the JSON events the expectations were computed on.
+#[test]
+fn auditd_logs_decode_to_the_case_events() {
+    let path = data().join("tests/expectations.json");
+    let exp: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in exp["cases"].as_array().unwrap() {
+        let Some(raw) = case["raw_log"].as_str() else {
+            continue;
+        };
+        let log = std::fs::read_to_string(data().join("tests").join(raw)).unwrap();
+        let jsonl =
+            std::fs::read_to_string(data().join("tests").join(case["file"].as_str().unwrap()))
+                .unwrap();
+        let want: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let got: Vec<Value> = log
+            .lines()
+            .filter_map(tripline_sources::auditd::parse_line)
+            .map(Value::Object)
+            .collect();
+        assert_eq!(got.len(), want.len(), "{raw}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "{raw}:{}", i + 1);
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked}");
+}

@@ -15,6 +15,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auditd;
 pub mod cloudtrail;
 pub mod gcp_audit;
 pub mod github;

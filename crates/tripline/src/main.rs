@@ -67,7 +67,8 @@ struct ReplayArgs {
     /// Also load Sigma rules whose status is deprecated or unsupported.
     #[arg(long)]
     sigma_include_deprecated: bool,
-    /// Source of the inputs; `auto` detects it from the first input.
+    /// Source of the inputs (k8s_audit, aws_cloudtrail, gcp_auditlog, okta, github, auditd);
+    /// `auto` detects it from the first input.
     #[arg(long, default_value = "auto")]
     source: String,
     /// Alert format.
@@ -274,6 +275,10 @@ fn print_report(report: &LoadReport) {
 }
 
 fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    if args.source == "auditd" || (args.source == "auto" && replay::looks_like_auditd(&args.inputs))
+    {
+        return replay_auditd(&args);
+    }
     let source = if args.source == "auto" {
         match replay::detect_source(&args.inputs) {
             Some(s) => s,
@@ -368,6 +373,54 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    out.flush()?;
+    summary(&stats);
+    Ok(if stats.input_errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Linux audit logs run through Sigma rules only (Falco has no auditd rules).
+fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    if args.sigma.is_empty() {
+        return usage(
+            "Linux audit logs are evaluated with Sigma rules; pass --sigma FILE|DIR \
+             (for example --sigma data/sigma/rules/linux/auditd)"
+                .into(),
+        );
+    }
+    let opts = tripline_sigma::LoadOptions {
+        include_deprecated: args.sigma_include_deprecated,
+    };
+    let (mut set, errors, _) = rules_files::load_sigma(&rules_files::read(&args.sigma)?, opts);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("tripline: Sigma rules failed to load ({} errors)", errors.len());
+        return Ok(ExitCode::from(1));
+    }
+    let opts = args.select.format_options();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut write_err: Option<io::Error> = None;
+    let stats = replay::run_auditd(&mut set, &args.inputs, &args.select.hostname(), &mut |f| {
+        if write_err.is_some() {
+            return;
+        }
+        let line = match args.format {
+            Format::Text => text_line(&f, &opts),
+            Format::Json => json_alert(&f, &opts).to_string(),
+        };
+        if let Err(e) = writeln!(out, "{line}") {
+            write_err = Some(e);
+        }
+    });
     if let Some(e) = write_err {
         return Err(e.into());
     }
