@@ -19,10 +19,29 @@ pub struct Selection {
 impl Selection {
     /// Whether the event satisfies the selection.
     pub fn matches(&self, ev: &dyn SigmaEvent) -> bool {
-        let mut buf = Vec::new();
+        self.matches_cached(ev, &mut FieldCache::new(0))
+    }
+
+    /// Like [`Selection::matches`], reading fields through a per-event cache.
+    pub fn matches_cached<'e>(&self, ev: &'e dyn SigmaEvent, cache: &mut FieldCache<'e>) -> bool {
         self.any_of
             .iter()
-            .any(|all| all.iter().all(|item| item.matches(ev, &mut buf)))
+            .any(|all| all.iter().all(|item| item.matches(ev, cache)))
+    }
+
+    /// Gives every field a number in `table` (shared by all rules), so lookups can be cached.
+    pub fn intern_fields(&mut self, table: &mut Vec<String>) {
+        for item in self.any_of.iter_mut().flatten() {
+            if let Some(f) = &item.field {
+                item.field_id = match table.iter().position(|t| t == f) {
+                    Some(i) => i,
+                    None => {
+                        table.push(f.clone());
+                        table.len() - 1
+                    }
+                };
+            }
+        }
     }
 
     /// Field names the selection reads (for field-mapping and validation).
@@ -34,10 +53,46 @@ impl Selection {
     }
 }
 
+/// Field values already looked up for the current event, by interned field id: many rules
+/// read the same few fields (`eventSource`, `eventName`, `Image`...).
+#[derive(Debug)]
+pub struct FieldCache<'e> {
+    slots: Vec<Option<(u32, u32)>>,
+    values: Vec<FieldValue<'e>>,
+}
+
+impl<'e> FieldCache<'e> {
+    /// A cache for `fields` interned fields.
+    pub fn new(fields: usize) -> FieldCache<'e> {
+        FieldCache {
+            slots: vec![None; fields],
+            values: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, id: usize, name: &str, ev: &'e dyn SigmaEvent) -> &[FieldValue<'e>] {
+        let (start, len) = match self.slots.get(id) {
+            Some(Some(range)) => *range,
+            slot => {
+                let start = self.values.len();
+                ev.lookup(name, &mut self.values);
+                let range = (start as u32, (self.values.len() - start) as u32);
+                if slot.is_some() {
+                    self.slots[id] = Some(range);
+                }
+                range
+            }
+        };
+        &self.values[start as usize..(start + len) as usize]
+    }
+}
+
 /// `field|modifiers: values`, or a keyword search when `field` is `None`.
 #[derive(Debug, Clone)]
 struct Item {
     field: Option<String>,
+    /// Index in the rule set's field table (`usize::MAX` until interned).
+    field_id: usize,
     /// Outer list: the rule's values (OR, or AND with `all`); inner: expansions of one value
     /// (windash, base64offset...), always OR.
     values: Vec<Vec<Matcher>>,
@@ -281,6 +336,7 @@ fn compile_item(
     }
     Ok(Item {
         field,
+        field_id: usize::MAX,
         values,
         all,
         neq,
@@ -407,13 +463,11 @@ fn windash(tokens: &[Token], dash: &str) -> Vec<Token> {
 }
 
 impl Item {
-    fn matches<'e>(&self, ev: &'e dyn SigmaEvent, buf: &mut Vec<FieldValue<'e>>) -> bool {
+    fn matches<'e>(&self, ev: &'e dyn SigmaEvent, cache: &mut FieldCache<'e>) -> bool {
         let Some(field) = &self.field else {
             return self.keywords(ev);
         };
-        buf.clear();
-        ev.lookup(field, buf);
-        let found: &[FieldValue<'e>] = buf;
+        let found = cache.get(self.field_id, field, ev);
         let value_ok = |alts: &Vec<Matcher>| alts.iter().any(|m| m.matches(found, ev));
         if self.neq {
             return !found.is_empty() && !self.values.iter().any(value_ok);

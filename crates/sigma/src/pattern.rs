@@ -86,6 +86,8 @@ pub fn literal(text: &str) -> Vec<Token> {
 pub struct StrMatch {
     kind: Kind,
     cased: bool,
+    /// Pattern text is ASCII: case-insensitive comparison needs no allocation.
+    ascii: bool,
     /// The value as a number, for numeric equality with numeric fields.
     number: Option<f64>,
 }
@@ -133,9 +135,14 @@ impl StrMatch {
             [Token::Lit(s)] => s.trim().parse().ok(),
             _ => None,
         };
+        let ascii = tokens.iter().all(|t| match t {
+            Token::Lit(s) => s.is_ascii(),
+            _ => true,
+        });
         StrMatch {
             kind,
             cased,
+            ascii,
             number,
         }
     }
@@ -145,18 +152,37 @@ impl StrMatch {
         if let Kind::Glob(re) = &self.kind {
             return re.is_match(text);
         }
-        let folded;
-        let t = if self.cased || text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
-            text
-        } else {
-            folded = text.to_lowercase();
-            &folded
-        };
+        if self.cased {
+            return match &self.kind {
+                Kind::Exact(p) => text == p,
+                Kind::Prefix(p) => text.starts_with(p.as_str()),
+                Kind::Suffix(p) => text.ends_with(p.as_str()),
+                Kind::Contains(p) => memchr::memmem::find(text.as_bytes(), p.as_bytes()).is_some(),
+                Kind::Glob(_) => unreachable!("handled above"),
+            };
+        }
+        if self.ascii {
+            // The pattern is stored lower-case; compare bytes ignoring ASCII case, no allocation.
+            let (t, eq) = (text.as_bytes(), |a: &[u8], p: &[u8]| {
+                a.eq_ignore_ascii_case(p)
+            });
+            return match &self.kind {
+                Kind::Exact(p) => eq(t, p.as_bytes()),
+                Kind::Prefix(p) => t.len() >= p.len() && eq(&t[..p.len()], p.as_bytes()),
+                Kind::Suffix(p) => t.len() >= p.len() && eq(&t[t.len() - p.len()..], p.as_bytes()),
+                Kind::Contains(p) => {
+                    let p = p.as_bytes();
+                    p.is_empty() || t.windows(p.len()).any(|w| eq(w, p))
+                }
+                Kind::Glob(_) => unreachable!("handled above"),
+            };
+        }
+        let t = text.to_lowercase();
         match &self.kind {
-            Kind::Exact(s) => t == s,
-            Kind::Prefix(s) => t.starts_with(s.as_str()),
-            Kind::Suffix(s) => t.ends_with(s.as_str()),
-            Kind::Contains(s) => memchr::memmem::find(t.as_bytes(), s.as_bytes()).is_some(),
+            Kind::Exact(p) => t == *p,
+            Kind::Prefix(p) => t.starts_with(p.as_str()),
+            Kind::Suffix(p) => t.ends_with(p.as_str()),
+            Kind::Contains(p) => memchr::memmem::find(t.as_bytes(), p.as_bytes()).is_some(),
             Kind::Glob(_) => unreachable!("handled above"),
         }
     }

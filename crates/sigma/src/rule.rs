@@ -7,7 +7,7 @@ use tripline_yaml::{Kind as Y, Node};
 
 use crate::condition::{self, Cond};
 use crate::correlation::Correlation;
-use crate::detection::{self, Selection};
+use crate::detection::{self, FieldCache, Selection};
 use crate::event::SigmaEvent;
 
 /// A rule's `logsource` (or a stream's).
@@ -110,14 +110,41 @@ pub struct SigmaRule {
 impl SigmaRule {
     /// Whether the detection (and no attached filter) matches the event.
     pub fn matches(&self, ev: &dyn SigmaEvent) -> bool {
-        let mut cache: Vec<Option<bool>> = vec![None; self.selections.len()];
-        let hit = self
-            .condition
-            .eval(&mut |i| *cache[i].get_or_insert_with(|| self.selections[i].matches(ev)));
+        self.matches_cached(ev, &mut FieldCache::new(0))
+    }
+
+    /// Like [`SigmaRule::matches`], reading fields through a per-event cache.
+    pub fn matches_cached<'e>(&self, ev: &'e dyn SigmaEvent, cache: &mut FieldCache<'e>) -> bool {
+        // Each selection is evaluated at most once per event; bits 0..64 remember the answers
+        // (rules with more identifiers simply re-evaluate the rest).
+        let (mut known, mut value) = (0u64, 0u64);
+        let hit = self.condition.eval(&mut |i| {
+            if i < 64 && known & (1 << i) != 0 {
+                return value & (1 << i) != 0;
+            }
+            let m = self.selections[i].matches_cached(ev, cache);
+            if i < 64 {
+                known |= 1 << i;
+                value |= u64::from(m) << i;
+            }
+            m
+        });
         hit && !self
             .filters
             .iter()
-            .any(|(sels, cond)| cond.eval(&mut |i| sels[i].matches(ev)))
+            .any(|(sels, cond)| cond.eval(&mut |i| sels[i].matches_cached(ev, cache)))
+    }
+
+    /// Numbers every field the rule reads in `table` (see [`FieldCache`]).
+    pub fn intern_fields(&mut self, table: &mut Vec<String>) {
+        for s in &mut self.selections {
+            s.intern_fields(table);
+        }
+        for (sels, _) in &mut self.filters {
+            for s in sels {
+                s.intern_fields(table);
+            }
+        }
     }
 
     /// Search identifier names, in document order.

@@ -2,10 +2,12 @@
 //! and feeds matches to the correlation engine.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use tripline_event::Finding;
 
 use crate::correlation::{CorrelationEngine, CorrelationHit};
+use crate::detection::FieldCache;
 use crate::event::SigmaEvent;
 use crate::rule::{Documents, LogSource, SigmaRule};
 
@@ -35,15 +37,23 @@ pub enum Hit<'r> {
 #[derive(Debug, Default)]
 pub struct SigmaRuleset {
     rules: Vec<SigmaRule>,
-    routes: HashMap<LogSource, Vec<usize>>,
+    /// Interned field names (see [`FieldCache`]).
+    fields: Vec<String>,
+    routes: HashMap<LogSource, Rc<[usize]>>,
     correlations: CorrelationEngine,
 }
 
 impl SigmaRuleset {
     /// Builds the set from loaded documents (errors are the caller's to report).
     pub fn new(docs: Documents) -> SigmaRuleset {
+        let mut rules = docs.rules;
+        let mut fields = Vec::new();
+        for r in &mut rules {
+            r.intern_fields(&mut fields);
+        }
         SigmaRuleset {
-            rules: docs.rules,
+            rules,
+            fields,
             routes: HashMap::new(),
             correlations: CorrelationEngine::new(docs.correlations),
         }
@@ -64,14 +74,14 @@ impl SigmaRuleset {
         self.rules.is_empty() && self.correlations.correlations().is_empty()
     }
 
-    fn route(&mut self, stream: &LogSource) -> Vec<usize> {
+    fn route(&mut self, stream: &LogSource) -> Rc<[usize]> {
         if let Some(r) = self.routes.get(stream) {
-            return r.clone();
+            return Rc::clone(r);
         }
-        let r: Vec<usize> = (0..self.rules.len())
+        let r: Rc<[usize]> = (0..self.rules.len())
             .filter(|&i| self.rules[i].logsource.fits(stream))
             .collect();
-        self.routes.insert(stream.clone(), r.clone());
+        self.routes.insert(stream.clone(), Rc::clone(&r));
         r
     }
 
@@ -85,10 +95,11 @@ impl SigmaRuleset {
         mut on_hit: impl FnMut(Hit<'_>),
     ) {
         let route = self.route(stream);
+        let mut cache = FieldCache::new(self.fields.len());
         let mut correlation_hits = Vec::new();
-        for i in route {
+        for &i in route.iter() {
             let rule = &self.rules[i];
-            if !rule.matches(ev) {
+            if !rule.matches_cached(ev, &mut cache) {
                 continue;
             }
             let name = rule.name.as_deref();
@@ -132,9 +143,11 @@ impl SigmaRuleset {
     /// Ids of the detection rules matching `ev` (no correlation side effects kept).
     pub fn ids_matching(&mut self, ev: &dyn SigmaEvent, stream: &LogSource) -> Vec<String> {
         let route = self.route(stream);
+        let mut cache = FieldCache::new(self.fields.len());
         route
-            .into_iter()
-            .filter(|&i| self.rules[i].matches(ev))
+            .iter()
+            .copied()
+            .filter(|&i| self.rules[i].matches_cached(ev, &mut cache))
             .map(|i| self.rules[i].id.clone())
             .collect()
     }

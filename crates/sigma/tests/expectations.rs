@@ -108,7 +108,10 @@ fn auditd_logs_decode_to_the_case_events() {
         let jsonl =
             std::fs::read_to_string(data().join("tests").join(case["file"].as_str().unwrap()))
                 .unwrap();
-        let want: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let want: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let got: Vec<Value> = log
             .lines()
             .filter_map(tripline_sources::auditd::parse_line)

@@ -85,7 +85,9 @@ fn pairs(text: &str, ty: &str, out: &mut Map<String, Value>) {
         let (value, quoted) = match bytes.get(i) {
             Some(&q @ (b'"' | b'\'')) => {
                 let vstart = i + 1;
-                let vend = text[vstart..].find(q as char).map_or(text.len(), |n| vstart + n);
+                let vend = text[vstart..]
+                    .find(q as char)
+                    .map_or(text.len(), |n| vstart + n);
                 i = (vend + 1).min(text.len());
                 (&text[vstart..vend], Some(q))
             }

@@ -402,7 +402,10 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         for e in &errors {
             eprintln!("error: {e}");
         }
-        eprintln!("tripline: Sigma rules failed to load ({} errors)", errors.len());
+        eprintln!(
+            "tripline: Sigma rules failed to load ({} errors)",
+            errors.len()
+        );
         return Ok(ExitCode::from(1));
     }
     let opts = args.select.format_options();

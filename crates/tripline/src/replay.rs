@@ -168,7 +168,8 @@ pub fn run(
 pub fn looks_like_auditd(inputs: &[String]) -> bool {
     inputs.first().and_then(|i| head_of(i)).is_some_and(|h| {
         let line = h.split(|&b| b == b'\n').next().unwrap_or_default();
-        line.starts_with(b"type=") || (line.starts_with(b"node=") && line.windows(6).any(|w| w == b" type="))
+        line.starts_with(b"type=")
+            || (line.starts_with(b"node=") && line.windows(6).any(|w| w == b" type="))
     })
 }
 
@@ -196,7 +197,9 @@ pub fn run_auditd(
             }
         };
         let mut buffered = std::io::BufReader::new(reader);
-        let gz = buffered.fill_buf().is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
+        let gz = buffered
+            .fill_buf()
+            .is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
         let reader: Box<dyn BufRead> = if gz {
             Box::new(std::io::BufReader::new(MultiGzDecoder::new(buffered)))
         } else {
