@@ -127,7 +127,7 @@ fn is_hex_field(ty: &str, key: &str) -> bool {
 }
 
 fn decode_hex(v: &str) -> Option<String> {
-    if v.is_empty() || v.len() % 2 != 0 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if v.is_empty() || !v.len().is_multiple_of(2) || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let bytes: Vec<u8> = (0..v.len())
