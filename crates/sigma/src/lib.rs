@@ -37,8 +37,9 @@ pub mod correlation;
 pub mod detection;
 pub mod event;
 pub mod pattern;
+pub mod pipeline;
 pub mod rule;
 pub mod ruleset;
 
-pub use rule::{load, Documents, LoadError, LoadOptions, LogSource, SigmaRule};
+pub use rule::{load, load_with, Documents, LoadError, LoadOptions, LogSource, SigmaRule};
 pub use ruleset::{Hit, SigmaRuleset};

@@ -9,6 +9,7 @@ use crate::condition::{self, Cond};
 use crate::correlation::Correlation;
 use crate::detection::{self, FieldCache, Selection};
 use crate::event::SigmaEvent;
+use crate::pipeline::Pipeline;
 
 /// A rule's `logsource` (or a stream's).
 ///
@@ -194,6 +195,17 @@ struct Filter {
 
 /// Loads Sigma YAML files (`(name, text)` pairs); each may hold several documents.
 pub fn load(files: &[(String, String)], opts: LoadOptions) -> Documents {
+    load_with(files, &[], opts)
+}
+
+/// Like [`load`], transforming every detection rule with `pipelines` (by priority) first.
+pub fn load_with(
+    files: &[(String, String)],
+    pipelines: &[Pipeline],
+    opts: LoadOptions,
+) -> Documents {
+    let mut pipelines: Vec<&Pipeline> = pipelines.iter().collect();
+    pipelines.sort_by_key(|p| p.priority);
     let mut docs = Documents::default();
     let mut filters = Vec::new();
     for (name, text) in files {
@@ -240,7 +252,12 @@ pub fn load(files: &[(String, String)], opts: LoadOptions) -> Documents {
                     ));
                     continue;
                 }
-                match compile_rule(doc, name) {
+                let mut doc = doc.clone();
+                if let Some(m) = pipelines.iter().find_map(|p| p.apply(&mut doc).err()) {
+                    docs.errors.push(fail(doc.line, m));
+                    continue;
+                }
+                match compile_rule(&doc, name) {
                     Ok(r) => docs.rules.push(r),
                     Err((line, m)) => docs.errors.push(fail(line, m)),
                 }

@@ -67,6 +67,9 @@ struct ReplayArgs {
     /// Also load Sigma rules whose status is deprecated or unsupported.
     #[arg(long)]
     sigma_include_deprecated: bool,
+    /// pySigma-style processing pipeline applied to the Sigma rules (repeatable).
+    #[arg(long)]
+    sigma_pipeline: Vec<String>,
     /// Source of the inputs (k8s_audit, aws_cloudtrail, gcp_auditlog, okta, github, auditd);
     /// `auto` detects it from the first input.
     #[arg(long, default_value = "auto")]
@@ -176,6 +179,9 @@ struct RunArgs {
     /// network_connection rules run on the sensor's events.
     #[arg(long)]
     sigma: Vec<String>,
+    /// pySigma-style processing pipeline applied to the Sigma rules (repeatable).
+    #[arg(long)]
+    sigma_pipeline: Vec<String>,
     /// Alert format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -306,7 +312,8 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let opts = tripline_sigma::LoadOptions {
             include_deprecated: args.sigma_include_deprecated,
         };
-        let (set, errors, _) = rules_files::load_sigma(&rules_files::read(&args.sigma)?, opts);
+        let (set, errors, _) =
+            rules_files::load_sigma(&rules_files::read(&args.sigma)?, &args.sigma_pipeline, opts);
         if !errors.is_empty() {
             for e in &errors {
                 eprintln!("error: {e}");
@@ -397,7 +404,8 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let opts = tripline_sigma::LoadOptions {
         include_deprecated: args.sigma_include_deprecated,
     };
-    let (mut set, errors, _) = rules_files::load_sigma(&rules_files::read(&args.sigma)?, opts);
+    let (mut set, errors, _) =
+        rules_files::load_sigma(&rules_files::read(&args.sigma)?, &args.sigma_pipeline, opts);
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");
@@ -486,7 +494,7 @@ fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
         let opts = tripline_sigma::LoadOptions {
             include_deprecated: true,
         };
-        let (set, errors, _) = rules_files::load_sigma(&sigma_files, opts);
+        let (set, errors, _) = rules_files::load_sigma(&sigma_files, &[], opts);
         for e in &errors {
             eprintln!("error: {e}");
         }
@@ -666,6 +674,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.sigma.is_empty() {
         let (set, errors, _) = rules_files::load_sigma(
             &rules_files::read(&args.sigma)?,
+            &args.sigma_pipeline,
             tripline_sigma::LoadOptions::default(),
         );
         if !errors.is_empty() {

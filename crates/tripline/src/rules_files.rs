@@ -46,16 +46,32 @@ pub fn is_sigma(file: &RulesFile) -> bool {
         .is_some_and(|l| !l.starts_with('-'))
 }
 
-/// Loads Sigma files into a rule set; errors are returned as `file:line: message` lines.
+/// Loads Sigma files into a rule set, transformed by the pipeline files; errors are returned
+/// as `file:line: message` lines.
 pub fn load_sigma(
     files: &[RulesFile],
+    pipeline_paths: &[String],
     opts: tripline_sigma::LoadOptions,
 ) -> (tripline_sigma::SigmaRuleset, Vec<String>, Vec<String>) {
     let pairs: Vec<(String, String)> = files
         .iter()
         .map(|f| (f.name.clone(), f.content.clone()))
         .collect();
-    let docs = tripline_sigma::load(&pairs, opts);
+    let mut pipelines = Vec::new();
+    let mut errors = Vec::new();
+    for p in pipeline_paths {
+        match std::fs::read_to_string(p) {
+            Ok(text) => match tripline_sigma::pipeline::Pipeline::from_yaml(p, &text) {
+                Ok(pl) => pipelines.push(pl),
+                Err(e) => errors.push(e.to_string()),
+            },
+            Err(e) => errors.push(format!("{p}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return (tripline_sigma::SigmaRuleset::default(), errors, Vec::new());
+    }
+    let docs = tripline_sigma::load_with(&pairs, &pipelines, opts);
     let errors = docs.errors.iter().map(ToString::to_string).collect();
     let skipped = docs.skipped.iter().map(ToString::to_string).collect();
     (tripline_sigma::SigmaRuleset::new(docs), errors, skipped)
