@@ -286,11 +286,11 @@ fn set_logsource(doc: &mut Node, new: &LogSource) {
     }
 }
 
+/// The entries of one YAML map.
+type Entries = Vec<(Node, Node)>;
+
 /// Every detection map (including filters' and lists of maps) except `condition`.
-fn for_each_map(
-    doc: &mut Node,
-    f: &mut dyn FnMut(&mut Vec<(Node, Node)>) -> Option<Vec<Vec<(Node, Node)>>>,
-) {
+fn for_each_map(doc: &mut Node, f: &mut dyn FnMut(&mut Entries) -> Option<Vec<Entries>>) {
     let Some(det) = entries_mut(doc, "detection") else {
         return;
     };
@@ -337,7 +337,7 @@ fn for_each_map(
 /// Renames fields; a field mapped to several names turns its map into an OR of maps.
 fn rename_fields(doc: &mut Node, map: &dyn Fn(&str) -> Option<Vec<String>>) {
     for_each_map(doc, &mut |entries| {
-        let mut alternatives: Vec<Vec<(Node, Node)>> = vec![Vec::new()];
+        let mut alternatives: Vec<Entries> = vec![Vec::new()];
         for (k, v) in entries.iter() {
             let key = k.as_str().unwrap_or("");
             let (field, mods) = key

@@ -2,7 +2,7 @@
 //! and feeds matches to the correlation engine.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use tripline_event::Finding;
 
@@ -39,7 +39,7 @@ pub struct SigmaRuleset {
     rules: Vec<SigmaRule>,
     /// Interned field names (see [`FieldCache`]).
     fields: Vec<String>,
-    routes: HashMap<LogSource, Rc<[usize]>>,
+    routes: HashMap<LogSource, Arc<[usize]>>,
     correlations: CorrelationEngine,
 }
 
@@ -74,14 +74,14 @@ impl SigmaRuleset {
         self.rules.is_empty() && self.correlations.correlations().is_empty()
     }
 
-    fn route(&mut self, stream: &LogSource) -> Rc<[usize]> {
+    fn route(&mut self, stream: &LogSource) -> Arc<[usize]> {
         if let Some(r) = self.routes.get(stream) {
-            return Rc::clone(r);
+            return Arc::clone(r);
         }
-        let r: Rc<[usize]> = (0..self.rules.len())
+        let r: Arc<[usize]> = (0..self.rules.len())
             .filter(|&i| self.rules[i].logsource.fits(stream))
             .collect();
-        self.routes.insert(stream.clone(), Rc::clone(&r));
+        self.routes.insert(stream.clone(), Arc::clone(&r));
         r
     }
 
