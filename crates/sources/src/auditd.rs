@@ -62,6 +62,62 @@ pub fn time_ns(record: &Map<String, Value>) -> Option<u64> {
     Some(secs * 1_000_000_000 + nanos)
 }
 
+/// Most records kept for one event; a longer event is passed on in parts.
+pub const MAX_RECORDS_PER_EVENT: usize = 1024;
+
+/// Joins consecutive records that share a serial into one audit event (the kernel writes the
+/// records of one event together and ends most with an `EOE` record).
+///
+/// ```
+/// use tripline_sources::auditd::{parse_line, Assembler};
+/// let mut asm = Assembler::default();
+/// let mut events = Vec::new();
+/// for line in [
+///     "type=SYSCALL msg=audit(1.0:7): syscall=59 exe=\"/usr/bin/id\"",
+///     "type=EXECVE msg=audit(1.0:7): argc=1 a0=\"id\"",
+///     "type=EOE msg=audit(1.0:7): ",
+///     "type=USER_LOGIN msg=audit(2.0:8): res=success",
+/// ] {
+///     events.extend(asm.push(parse_line(line).unwrap()));
+/// }
+/// events.extend(asm.finish());
+/// assert_eq!(events.len(), 2);
+/// assert_eq!(events[0].len(), 2); // EOE itself is not kept
+/// ```
+#[derive(Debug, Default)]
+pub struct Assembler {
+    current: Vec<Map<String, Value>>,
+    serial: Option<u64>,
+}
+
+impl Assembler {
+    /// Adds a record; returns the previous event when this record starts a new one.
+    pub fn push(&mut self, record: Map<String, Value>) -> Option<Vec<Map<String, Value>>> {
+        let serial = serial(&record);
+        let eoe = record.get("type").and_then(Value::as_str) == Some("EOE");
+        let mut done = None;
+        if serial != self.serial || self.current.len() >= MAX_RECORDS_PER_EVENT {
+            done = self.take();
+            self.serial = serial;
+        }
+        if eoe {
+            return done.or_else(|| self.take());
+        }
+        self.current.push(record);
+        done
+    }
+
+    /// The last event, if any.
+    pub fn finish(&mut self) -> Option<Vec<Map<String, Value>>> {
+        self.take()
+    }
+
+    fn take(&mut self) -> Option<Vec<Map<String, Value>>> {
+        self.serial = None;
+        (!self.current.is_empty()).then(|| std::mem::take(&mut self.current))
+    }
+}
+
 fn pairs(text: &str, ty: &str, out: &mut Map<String, Value>) {
     let bytes = text.as_bytes();
     let mut i = 0;

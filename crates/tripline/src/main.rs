@@ -385,6 +385,7 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     summary(&stats);
+    sigma_summary(sigma.as_ref());
     Ok(if stats.input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -437,11 +438,22 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     summary(&stats);
+    sigma_summary(Some(&set));
     Ok(if stats.input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Correlation matches dropped at the group limit are reported, never silent.
+fn sigma_summary(set: Option<&tripline_sigma::SigmaRuleset>) {
+    if let Some(n) = set.map(|s| s.correlations().dropped).filter(|&n| n > 0) {
+        eprintln!(
+            "Sigma correlation matches dropped (more than {} groups): {n}",
+            tripline_sigma::correlation::MAX_GROUPS
+        );
+    }
 }
 
 fn summary(stats: &replay::ReplayStats) {

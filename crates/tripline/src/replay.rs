@@ -185,6 +185,7 @@ pub fn run_auditd(
     let stream = LogSource::new(None, Some("linux"), Some("auditd"));
     let mut stats = ReplayStats::default();
     for input in inputs {
+        let mut assembler = tripline_sources::auditd::Assembler::default();
         let reader: Box<dyn Read> = if input == "-" {
             Box::new(std::io::stdin())
         } else {
@@ -228,14 +229,52 @@ pub fn run_auditd(
                 }
                 continue;
             };
-            stats.events += 1;
-            let ts = tripline_sources::auditd::time_ns(&record).unwrap_or(0);
-            let ev = serde_json::Value::Object(record);
-            for f in sigma.findings(&ev, &stream, ts, "auditd", hostname) {
-                *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                on_alert(f);
+            if let Some(event) = assembler.push(record) {
+                audit_event(sigma, &stream, event, hostname, &mut stats, on_alert);
             }
+        }
+        if let Some(event) = assembler.finish() {
+            audit_event(sigma, &stream, event, hostname, &mut stats, on_alert);
         }
     }
     stats
+}
+
+/// Evaluates each record of one audit event (Sigma's unit is the record) and adds the event's
+/// context to the alerts: its serial, its record types, and who ran what (from SYSCALL).
+fn audit_event(
+    sigma: &mut SigmaRuleset,
+    stream: &LogSource,
+    event: Vec<serde_json::Map<String, serde_json::Value>>,
+    hostname: &str,
+    stats: &mut ReplayStats,
+    on_alert: &mut dyn FnMut(Finding),
+) {
+    use serde_json::Value;
+    let types: Vec<&str> = event
+        .iter()
+        .filter_map(|r| r.get("type").and_then(Value::as_str))
+        .collect();
+    let types = types.join(",");
+    let serial = event.first().and_then(tripline_sources::auditd::serial);
+    let syscall = event
+        .iter()
+        .find(|r| r.get("type").and_then(Value::as_str) == Some("SYSCALL"));
+    let context: Vec<(String, Value)> = ["exe", "comm", "uid", "auid"]
+        .iter()
+        .filter_map(|k| Some((format!("audit.{k}"), syscall?.get(*k)?.clone())))
+        .collect();
+    for record in event {
+        stats.events += 1;
+        let ts = tripline_sources::auditd::time_ns(&record).unwrap_or(0);
+        let ev = Value::Object(record);
+        for mut f in sigma.findings(&ev, stream, ts, "auditd", hostname) {
+            f.output_fields.push(("audit.serial".into(), serial.into()));
+            f.output_fields
+                .push(("audit.records".into(), types.clone().into()));
+            f.output_fields.extend(context.iter().cloned());
+            *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
+            on_alert(f);
+        }
+    }
 }
