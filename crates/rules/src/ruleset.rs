@@ -1,10 +1,11 @@
 //! Compiled rules, indexed by source and event type, with Falco's run-time selection.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use tripline_event::{Event, Finding, Priority};
+use tripline_event::{Event, FieldRef, Finding, Priority, Value};
 
-use crate::matcher::Matcher;
+use crate::condition::Op;
+use crate::matcher::{Literal, Matcher, Operand, Test};
 use crate::output::OutputTemplate;
 
 /// One compiled rule.
@@ -30,6 +31,75 @@ pub struct Rule {
     pub event_types: Option<BTreeSet<String>>,
     pub(crate) matcher: Matcher,
     pub(crate) output: OutputTemplate,
+    /// Necessary conditions checked before the matcher (see [`Guard`]).
+    pub(crate) guards: Vec<Guard>,
+}
+
+/// A string field the rule requires to be one of a few values (a top-level `field = "x"` or
+/// `field in (...)` of its condition). Checking it first, with the field read once per event
+/// for all rules sharing it, skips most rules without evaluating them.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard {
+    field: FieldRef,
+    /// Index of `field` among the rule set's distinct guard fields (read once per event).
+    slot: usize,
+    values: GuardValues,
+}
+
+/// The allowed values: a short list is scanned, a long one hashed.
+#[derive(Debug, Clone)]
+enum GuardValues {
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl GuardValues {
+    fn new(values: Vec<String>) -> GuardValues {
+        if values.len() <= 8 {
+            GuardValues::Few(values)
+        } else {
+            GuardValues::Many(values.into_iter().collect())
+        }
+    }
+
+    fn contains(&self, v: &str) -> bool {
+        match self {
+            GuardValues::Few(list) => list.iter().any(|x| x == v),
+            GuardValues::Many(set) => set.contains(v),
+        }
+    }
+}
+
+/// Conjuncts of the form `field = "x"` / `field in ("x", ...)` on a plain string field.
+fn guard_candidates(m: &Matcher, out: &mut Vec<Guard>) {
+    match m {
+        Matcher::And(parts) => {
+            for p in parts {
+                guard_candidates(p, out);
+            }
+        }
+        Matcher::Check(c) => {
+            let Operand::Field(f) = &c.lhs else { return };
+            if f.list || f.ty != tripline_event::FieldType::String {
+                return;
+            }
+            let values: Option<Vec<String>> = match &c.test {
+                Test::Compare(Op::Eq, Literal::Str(s)) => Some(vec![s.clone()]),
+                Test::Set { subset: true, set } => set
+                    .strings()
+                    .map(|v| v.into_iter().map(str::to_string).collect()),
+                _ => None,
+            };
+            if let Some(values) = values {
+                out.push(Guard {
+                    field: f.clone(),
+                    slot: 0,
+                    values: GuardValues::new(values),
+                });
+            }
+        }
+        _ => {}
+    }
 }
 
 impl Rule {
@@ -101,14 +171,34 @@ struct SourceIndex {
 #[derive(Debug, Clone, Default)]
 pub struct Ruleset {
     rules: Vec<Rule>,
+    /// Number of distinct guard fields.
+    guard_fields: usize,
     min_priority: Option<Priority>,
     index: HashMap<String, SourceIndex>,
 }
 
 impl Ruleset {
     /// Wraps compiled rules (in evaluation order) and builds the index.
-    pub fn new(rules: Vec<Rule>) -> Ruleset {
+    pub fn new(mut rules: Vec<Rule>) -> Ruleset {
+        // Guards: every `field = "x"` / `field in (...)` conjunct; the fields are read once per
+        // event and shared by all rules, so most rules are skipped before their matcher runs.
+        let mut guard_fields: Vec<FieldRef> = Vec::new();
+        for r in &mut rules {
+            let mut guards = Vec::new();
+            guard_candidates(&r.matcher, &mut guards);
+            for g in &mut guards {
+                g.slot = match guard_fields.iter().position(|f| *f == g.field) {
+                    Some(i) => i,
+                    None => {
+                        guard_fields.push(g.field.clone());
+                        guard_fields.len() - 1
+                    }
+                };
+            }
+            r.guards = guards;
+        }
         let mut rs = Ruleset {
+            guard_fields: guard_fields.len(),
             rules,
             min_priority: None,
             index: HashMap::new(),
@@ -229,8 +319,26 @@ impl Ruleset {
             None => idx.any_type.as_slice(),
         };
         let mut fired = 0;
+        // Guard fields read so far for this event, by slot (None = not read yet).
+        let mut read: Vec<Option<Option<Value<'_>>>> = vec![None; self.guard_fields];
         for &i in candidates {
             let rule = &self.rules[i];
+            let mut possible = true;
+            for g in &rule.guards {
+                let value = read[g.slot].get_or_insert_with(|| ev.extract(&g.field));
+                possible = match value {
+                    // Absent: the `=`/`in` conjunct is false, so is the rule.
+                    None => false,
+                    Some(Value::Str(s)) => g.values.contains(s),
+                    Some(_) => true,
+                };
+                if !possible {
+                    break;
+                }
+            }
+            if !possible {
+                continue;
+            }
             if rule.matcher.matches(ev) {
                 fired += 1;
                 on_match(rule);

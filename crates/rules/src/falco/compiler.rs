@@ -400,6 +400,7 @@ impl Compiler<'_> {
             event_types,
             matcher,
             output,
+            guards: Vec::new(),
         })
     }
 

@@ -78,6 +78,17 @@ pub struct LiteralSet {
 }
 
 impl LiteralSet {
+    /// The members, when every one is a string.
+    pub fn strings(&self) -> Option<Vec<&str>> {
+        self.items
+            .iter()
+            .map(|l| match l {
+                Literal::Str(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn new(items: Vec<Literal>) -> LiteralSet {
         let strings =
             (items.len() > 8 && items.iter().all(|l| matches!(l, Literal::Str(_)))).then(|| {
