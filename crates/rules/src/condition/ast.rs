@@ -197,6 +197,30 @@ pub enum Rhs {
     List(Vec<String>),
     /// Another field of the same event (`val(f)` or a transformer).
     Field(Operand),
+    /// `op oneof|anyof|allof (v1, v2...)`: the operator applied with each value.
+    Quantified(Quantifier, Vec<String>),
+}
+
+/// How many values of a `oneof`/`anyof`/`allof` check must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// Exactly one.
+    OneOf,
+    /// At least one.
+    AnyOf,
+    /// All.
+    AllOf,
+}
+
+impl Quantifier {
+    /// The keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantifier::OneOf => "oneof",
+            Quantifier::AnyOf => "anyof",
+            Quantifier::AllOf => "allof",
+        }
+    }
 }
 
 impl fmt::Display for Operand {
@@ -291,6 +315,10 @@ impl fmt::Display for Expr {
                             f.write_str(&quote(item))?;
                         }
                         f.write_str(")")
+                    }
+                    Rhs::Quantified(q, items) => {
+                        let items: Vec<String> = items.iter().map(|i| quote(i)).collect();
+                        write!(f, " {} ({})", q.name(), items.join(", "))
                     }
                     Rhs::Field(op @ Operand::Field { .. }) => write!(f, " val({op})"),
                     Rhs::Field(op) => write!(f, " {op}"),

@@ -11,5 +11,5 @@
 mod ast;
 mod parser;
 
-pub use ast::{Expr, Op, Operand, Rhs, Transformer};
+pub use ast::{Expr, Op, Operand, Quantifier, Rhs, Transformer};
 pub use parser::{parse, ParseError, MAX_DEPTH};

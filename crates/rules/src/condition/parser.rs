@@ -1,6 +1,6 @@
 //! Recursive-descent parser for Falco conditions, following libsinsp's grammar.
 
-use super::ast::{Expr, Op, Operand, Rhs, Transformer};
+use super::ast::{Expr, Op, Operand, Quantifier, Rhs, Transformer};
 
 /// Deepest nesting accepted. Falco allows 1000; we stop earlier so that parsing, macro
 /// expansion and evaluation stay well inside a thread's stack (upstream rules nest < 20).
@@ -351,6 +351,25 @@ impl<'a> Parser<'a> {
                 return Ok((op, Rhs::Field(op_rhs)));
             }
             self.pos = save;
+        }
+        if !op.is_list_op() {
+            for q in [Quantifier::OneOf, Quantifier::AnyOf, Quantifier::AllOf] {
+                let kw = q.name();
+                let next = self.s.get(self.pos + kw.len()).copied();
+                if self.rest().starts_with(kw)
+                    && matches!(next, Some(b'(' | b' ' | b'\t' | b'\n' | b'\r'))
+                {
+                    self.pos += kw.len();
+                    self.last = kw.into();
+                    self.skip_blank();
+                    let items = if self.peek() == Some(b'(') {
+                        self.list_value()?
+                    } else {
+                        vec![self.string()?]
+                    };
+                    return Ok((op, Rhs::Quantified(q, items)));
+                }
+            }
         }
         if op.is_list_op() {
             if self.peek() == Some(b'(') {

@@ -124,6 +124,23 @@ fn compile_check(
             type_name(ty)
         )));
     }
+    if let Rhs::Quantified(q, items) = rhs {
+        if op.is_list_op() || op == Op::Exists {
+            return Err(CompileError::new(format!(
+                "'{}' applies to string operators, not '{}'",
+                q.name(),
+                op.text()
+            )));
+        }
+        let tests = items
+            .iter()
+            .map(|v| compile_check(lhs, op, &Rhs::Value(v.clone()), table).map(|c| c.test))
+            .collect::<Result<_, _>>()?;
+        return Ok(Check {
+            lhs: operand,
+            test: Test::Quantified(*q, tests),
+        });
+    }
     let test = match (op, rhs) {
         (Op::Exists, _) => Test::Exists,
         (op, Rhs::Field(other)) => {
@@ -171,6 +188,7 @@ fn compile_check(
                 op.text()
             )))
         }
+        (_, Rhs::Quantified(..)) => unreachable!("handled above"),
         (op, Rhs::None) => {
             return Err(CompileError::new(format!(
                 "operator '{}' needs a value",

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use tripline_event::{Event, FieldRef, Value};
 
-use crate::condition::{Op, Transformer};
+use crate::condition::{Op, Quantifier, Transformer};
 pub(crate) use compile::compile_operand;
 pub use compile::{compile, CompileError};
 pub use pattern::{Glob, PathPrefixes};
@@ -133,6 +133,8 @@ pub enum Test {
     Glob(Glob),
     /// Compare with another field of the event.
     Field(Op, Operand),
+    /// `op oneof|anyof|allof (...)`: one test per value; exactly one / any / all must hold.
+    Quantified(Quantifier, Vec<Test>),
 }
 
 impl Matcher {
@@ -196,26 +198,41 @@ impl Check {
         let Some(value) = self.lhs.read(ev) else {
             return false;
         };
-        match &self.test {
+        self.test.holds(&value, ev)
+    }
+}
+
+impl Test {
+    /// Whether a value read from `ev` passes the test.
+    fn holds(&self, value: &Value<'_>, ev: &dyn Event) -> bool {
+        match self {
             Test::Exists => true,
-            Test::Compare(op, lit) => match &value {
+            Test::Compare(op, lit) => match value {
                 Value::List(items) => items.iter().any(|v| compare(v, *op, lit)),
                 v => compare(v, *op, lit),
             },
-            Test::Set { subset, set } => match &value {
+            Test::Set { subset, set } => match value {
                 Value::List(items) if *subset => items.iter().all(|v| set.contains(v)),
                 Value::List(items) => items.iter().any(|v| set.contains(v)),
                 v => set.contains(v),
             },
-            Test::PMatch(p) => each(&value, |v| p.matches(&v.to_text())),
-            Test::Regex(re) => each(&value, |v| re.is_match(&v.to_text())),
-            Test::Glob(g) => each(&value, |v| g.matches(&v.to_text())),
+            Test::PMatch(p) => each(value, |v| p.matches(&v.to_text())),
+            Test::Regex(re) => each(value, |v| re.is_match(&v.to_text())),
+            Test::Glob(g) => each(value, |v| g.matches(&v.to_text())),
             Test::Field(op, rhs) => {
                 let Some(other) = rhs.read(ev) else {
                     return false;
                 };
                 let lit = to_literal(&other);
-                compare(&value, *op, &lit)
+                compare(value, *op, &lit)
+            }
+            Test::Quantified(q, tests) => {
+                let n = tests.iter().filter(|t| t.holds(value, ev)).count();
+                match q {
+                    Quantifier::OneOf => n == 1,
+                    Quantifier::AnyOf => n >= 1,
+                    Quantifier::AllOf => n == tests.len(),
+                }
             }
         }
     }
