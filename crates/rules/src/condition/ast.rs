@@ -36,6 +36,48 @@ pub enum Operand {
     },
     /// `tolower(...)` and friends.
     Transform(Transformer, Box<Operand>),
+    /// `join(sep, list)`, `concat(a, b, ...)`, `getopt(args, optstring)[c]`: transformers over
+    /// several arguments, with an optional `[arg]` (getopt's option selector).
+    Multi(MultiTransformer, Vec<TransformArg>, Option<String>),
+}
+
+/// Transformers taking several arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MultiTransformer {
+    /// `join(separator, list)`: the list's values joined by the separator.
+    Join,
+    /// `concat(a, b, ...)`: strings concatenated.
+    Concat,
+    /// `getopt(args, optstring)`: the short options (and their values) found in an argument
+    /// list, parsed like getopt(3); with `[c]`, the value of option `c`.
+    Getopt,
+}
+
+impl MultiTransformer {
+    /// The name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            MultiTransformer::Join => "join",
+            MultiTransformer::Concat => "concat",
+            MultiTransformer::Getopt => "getopt",
+        }
+    }
+
+    /// Every multi-argument transformer.
+    pub const ALL: [MultiTransformer; 3] = [
+        MultiTransformer::Join,
+        MultiTransformer::Concat,
+        MultiTransformer::Getopt,
+    ];
+}
+
+/// One argument of a [`MultiTransformer`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformArg {
+    /// A field or another transformer.
+    Operand(Operand),
+    /// A quoted string or a number.
+    Literal(String),
 }
 
 /// Value transformers.
@@ -238,6 +280,20 @@ impl fmt::Display for Operand {
                 }
             }
             Operand::Transform(t, inner) => write!(f, "{}({inner})", t.name()),
+            Operand::Multi(t, args, arg) => {
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| match a {
+                        TransformArg::Operand(o) => o.to_string(),
+                        TransformArg::Literal(l) => quote_always(l),
+                    })
+                    .collect();
+                write!(f, "{}({})", t.name(), args.join(", "))?;
+                match arg {
+                    Some(a) => write!(f, "[{a}]"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

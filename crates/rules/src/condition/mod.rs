@@ -11,5 +11,5 @@
 mod ast;
 mod parser;
 
-pub use ast::{Expr, Op, Operand, Quantifier, Rhs, Transformer};
+pub use ast::{Expr, MultiTransformer, Op, Operand, Quantifier, Rhs, TransformArg, Transformer};
 pub use parser::{parse, ParseError, MAX_DEPTH};

@@ -1,6 +1,6 @@
 //! Recursive-descent parser for Falco conditions, following libsinsp's grammar.
 
-use super::ast::{Expr, Op, Operand, Quantifier, Rhs, Transformer};
+use super::ast::{Expr, MultiTransformer, Op, Operand, Quantifier, Rhs, TransformArg, Transformer};
 
 /// Deepest nesting accepted. Falco allows 1000; we stop earlier so that parsing, macro
 /// expansion and evaluation stay well inside a thread's stack (upstream rules nest < 20).
@@ -208,6 +208,54 @@ impl<'a> Parser<'a> {
 
     /// A transformer call or a field name; `None` when the text is a plain identifier.
     fn transformer_or_field(&mut self) -> Result<Option<Operand>, ParseError> {
+        for t in MultiTransformer::ALL {
+            let name = t.name();
+            if self.rest().starts_with(name) && self.s.get(self.pos + name.len()) == Some(&b'(') {
+                self.pos += name.len() + 1;
+                self.enter()?;
+                let mut args = Vec::new();
+                loop {
+                    self.skip_blank();
+                    // Quoted strings and numbers are literals; anything else a field.
+                    let literal = self.peek().is_some_and(|c| {
+                        matches!(c, b'"' | b'\'' | b'-' | b'+') || c.is_ascii_digit()
+                    });
+                    let arg = if literal {
+                        TransformArg::Literal(self.string()?)
+                    } else {
+                        match self.transformer_or_field()? {
+                            Some(op) => TransformArg::Operand(op),
+                            None => {
+                                return Err(self.error(&format!(
+                                    "expected a field, transformer or quoted string in '{name}('"
+                                )))
+                            }
+                        }
+                    };
+                    args.push(arg);
+                    self.skip_blank();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b')') => break,
+                        _ => return Err(self.error(&format!("expected ',' or ')' in '{name}('"))),
+                    }
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                self.last = ")".into();
+                let mut arg = None;
+                if self.peek() == Some(b'[') {
+                    let end = self
+                        .rest()
+                        .find(']')
+                        .ok_or_else(|| self.error("expected ']'"))?;
+                    arg = Some(self.text[self.pos + 1..self.pos + end].to_string());
+                    self.pos += end + 1;
+                    self.last = "]".into();
+                }
+                return Ok(Some(Operand::Multi(t, args, arg)));
+            }
+        }
         for t in Transformer::ALL {
             let name = t.name();
             if self.rest().starts_with(name) && self.s.get(self.pos + name.len()) == Some(&b'(') {
@@ -342,10 +390,14 @@ impl<'a> Parser<'a> {
             return Ok((op, Rhs::Field(field)));
         }
         let save = self.pos;
-        if let Some(t) = Transformer::ALL.into_iter().find(|t| {
-            self.rest().starts_with(t.name())
-                && self.s.get(self.pos + t.name().len()) == Some(&b'(')
-        }) {
+        let names = Transformer::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(MultiTransformer::ALL.iter().map(|t| t.name()));
+        if let Some(t) = names
+            .into_iter()
+            .find(|t| self.rest().starts_with(t) && self.s.get(self.pos + t.len()) == Some(&b'('))
+        {
             let _ = t;
             if let Some(op_rhs) = self.transformer_or_field()? {
                 return Ok((op, Rhs::Field(op_rhs)));

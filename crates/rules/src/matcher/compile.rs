@@ -6,8 +6,8 @@ use ipnet::IpNet;
 use regex::RegexBuilder;
 use tripline_event::{BindError, FieldArg, FieldTable, FieldType};
 
-use super::{Check, Glob, Literal, LiteralSet, Matcher, Operand, PathPrefixes, Test};
-use crate::condition::{self, Expr, Op, Rhs, Transformer};
+use super::{Check, Glob, Literal, LiteralSet, Matcher, MultiArg, Operand, PathPrefixes, Test};
+use crate::condition::{self, Expr, MultiTransformer, Op, Rhs, Transformer};
 
 /// Largest compiled regex accepted, in bytes (a guard against pathological rules).
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
@@ -83,6 +83,69 @@ pub(crate) fn compile_operand(
             }
             let (ty, list) = (field.ty, field.list);
             Ok((Operand::Field(field), ty, list))
+        }
+        condition::Operand::Multi(t, args, arg) => {
+            let mut compiled = Vec::new();
+            let mut kinds = Vec::new(); // (is_list, is_string)
+            for a in args {
+                match a {
+                    condition::TransformArg::Literal(l) => {
+                        compiled.push(MultiArg::Literal(l.clone()));
+                        kinds.push((false, true));
+                    }
+                    condition::TransformArg::Operand(o) => {
+                        let (o, ty, list) = compile_operand(o, table, true)?;
+                        compiled.push(MultiArg::Operand(o));
+                        kinds.push((list, ty == FieldType::String));
+                    }
+                }
+            }
+            let name = t.name();
+            let bad = |m: &str| Err(CompileError::new(format!("{name}(): {m}")));
+            let list_result = match t {
+                MultiTransformer::Join => {
+                    if kinds.len() != 2 {
+                        return bad("needs exactly 2 arguments: separator and list");
+                    }
+                    if kinds[0].0 {
+                        return bad("the separator must be a single value, not a list");
+                    }
+                    if !kinds[1].0 {
+                        return bad("the second argument must be a list");
+                    }
+                    false
+                }
+                MultiTransformer::Concat => {
+                    if kinds.len() < 2 {
+                        return bad("needs at least 2 arguments");
+                    }
+                    if kinds.iter().any(|&(list, string)| list || !string) {
+                        return bad("arguments must be strings");
+                    }
+                    false
+                }
+                MultiTransformer::Getopt => {
+                    if kinds.len() != 2 {
+                        return bad("needs exactly 2 arguments: args list and optstring");
+                    }
+                    if !kinds[0].0 || kinds[1].0 || !kinds[0].1 || !kinds[1].1 {
+                        return bad("the first argument must be a list of strings, the second a single string");
+                    }
+                    if arg.as_ref().is_some_and(|a| a.chars().count() != 1) {
+                        return bad("the field argument must be a single option character");
+                    }
+                    arg.is_none()
+                }
+            };
+            if arg.is_some() && *t != MultiTransformer::Getopt {
+                return bad("does not take a field argument");
+            }
+            let selector = arg.as_ref().and_then(|a| a.chars().next());
+            Ok((
+                Operand::Multi(*t, compiled, selector),
+                FieldType::String,
+                list_result,
+            ))
         }
         condition::Operand::Transform(t, inner) => {
             let (inner, _, list) = compile_operand(inner, table, true)?;

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use tripline_event::{Event, FieldRef, Value};
 
-use crate::condition::{Op, Quantifier, Transformer};
+use crate::condition::{MultiTransformer, Op, Quantifier, Transformer};
 pub(crate) use compile::compile_operand;
 pub use compile::{compile, CompileError};
 pub use pattern::{Glob, PathPrefixes};
@@ -47,6 +47,145 @@ pub enum Operand {
     Field(FieldRef),
     /// A transformer over another operand.
     Transform(Transformer, Box<Operand>),
+    /// `join`, `concat` or `getopt` over several arguments (getopt's selector last).
+    Multi(MultiTransformer, Vec<MultiArg>, Option<char>),
+}
+
+/// An argument of a multi-argument transformer.
+#[derive(Debug, Clone)]
+pub enum MultiArg {
+    /// A field or transformer.
+    Operand(Operand),
+    /// A literal string.
+    Literal(String),
+}
+
+impl MultiArg {
+    fn read<'e>(&self, ev: &'e dyn Event) -> Option<Value<'e>> {
+        match self {
+            MultiArg::Operand(o) => o.read(ev),
+            MultiArg::Literal(l) => Some(Value::from(l.clone())),
+        }
+    }
+}
+
+/// The values of a (possibly list) value as text.
+fn texts(v: &Value<'_>) -> Vec<String> {
+    match v {
+        Value::List(items) => items.iter().map(|i| i.to_text().into_owned()).collect(),
+        v => vec![v.to_text().into_owned()],
+    }
+}
+
+fn multi<'e>(
+    t: MultiTransformer,
+    args: &[MultiArg],
+    sel: Option<char>,
+    ev: &'e dyn Event,
+) -> Option<Value<'e>> {
+    match t {
+        MultiTransformer::Join => {
+            let sep = args[0].read(ev)?.to_text().into_owned();
+            Some(Value::from(texts(&args[1].read(ev)?).join(&sep)))
+        }
+        MultiTransformer::Concat => {
+            let mut out = String::new();
+            for a in args {
+                out.push_str(&a.read(ev)?.to_text());
+            }
+            Some(Value::from(out))
+        }
+        MultiTransformer::Getopt => {
+            let argv = texts(&args[0].read(ev)?);
+            let optstring = args[1].read(ev)?.to_text().into_owned();
+            getopt(&argv, &optstring, sel)
+        }
+    }
+}
+
+/// getopt(3)-style scan of `argv` with `optstring` (`"ab:"`: `-a` flag, `-b` takes a value).
+/// Without a selector: the options in order (`?` for unknown ones), each followed by its value
+/// when it takes one. With selector `c`: the value of the last `-c` (or `c` itself for a flag;
+/// empty when its value is missing); absent when `-c` does not occur. Scanning stops at `--`
+/// and at the first non-option; long options (`--x`) are skipped.
+pub fn getopt<'e>(argv: &[String], optstring: &str, sel: Option<char>) -> Option<Value<'e>> {
+    let spec = optstring.strip_prefix(':').unwrap_or(optstring);
+    let mut valid = std::collections::HashMap::new();
+    let chars: Vec<char> = spec.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != ':' {
+            let takes = chars.get(i + 1) == Some(&':');
+            valid.insert(chars[i], takes);
+            if takes {
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut selected: Option<String> = None;
+    let mut idx = 0;
+    'args: while idx < argv.len() {
+        let arg = &argv[idx];
+        if arg == "--" {
+            break;
+        }
+        if arg.len() > 2 && arg.starts_with("--") {
+            idx += 1;
+            continue;
+        }
+        if !arg.starts_with('-') || arg.len() == 1 {
+            break;
+        }
+        let opts: Vec<(usize, char)> = arg.char_indices().skip(1).collect();
+        for (pos, c) in opts {
+            let Some(&takes) = valid.get(&c).filter(|_| c != ':') else {
+                if sel.is_none() {
+                    out.push("?".into());
+                }
+                continue;
+            };
+            let wanted = sel.is_none_or(|s| s == c);
+            if !takes {
+                if wanted {
+                    match sel {
+                        Some(_) => selected = Some(c.to_string()),
+                        None => out.push(c.to_string()),
+                    }
+                }
+                continue;
+            }
+            let rest = &arg[pos + c.len_utf8()..];
+            let value = if !rest.is_empty() {
+                Some(rest.to_string())
+            } else if idx + 1 < argv.len() {
+                idx += 1;
+                Some(argv[idx].clone())
+            } else {
+                None
+            };
+            if wanted {
+                match (sel, value) {
+                    (Some(_), v) => selected = Some(v.unwrap_or_default()),
+                    (None, Some(v)) => {
+                        out.push(c.to_string());
+                        out.push(v);
+                    }
+                    (None, None) => out.push(String::new()),
+                }
+            }
+            idx += 1;
+            continue 'args;
+        }
+        idx += 1;
+    }
+    match sel {
+        Some(_) => selected.map(Value::from),
+        // An empty list is an absent value (see `Value::List`).
+        None if out.is_empty() => None,
+        None => Some(Value::List(out.into_iter().map(Value::from).collect())),
+    }
 }
 
 /// A literal converted to the field's type.
@@ -158,6 +297,7 @@ impl Operand {
                 v => Some(v),
             },
             Operand::Transform(t, inner) => transform(*t, inner.read(ev)?),
+            Operand::Multi(t, args, sel) => multi(*t, args, *sel, ev),
         }
     }
 }
