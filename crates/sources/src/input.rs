@@ -87,6 +87,8 @@ pub struct Reader {
     kind: SourceKind,
     limits: Limits,
     num: u64,
+    /// Okta MFA windows (`okta.mfa.*.countlast`), kept across inputs of one replay.
+    mfa: okta::MfaWindows,
 }
 
 /// Byte counter over a reader, to report where a gzip stream broke.
@@ -110,6 +112,7 @@ impl Reader {
             kind,
             limits,
             num: 0,
+            mfa: okta::MfaWindows::default(),
         }
     }
 
@@ -206,7 +209,13 @@ impl Reader {
 
     fn emit(&mut self, json: Json, time: u64, on_event: &mut dyn FnMut(JsonEvent)) {
         self.num += 1;
-        on_event(JsonEvent::new(self.source(), json, time, self.num));
+        let window = match self.kind {
+            SourceKind::Okta => self.mfa.observe(&json, time),
+            _ => None,
+        };
+        let mut ev = JsonEvent::new(self.source(), json, time, self.num);
+        ev.window = window;
+        on_event(ev);
     }
 
     /// Turns one parsed JSON value into events (or skips).

@@ -148,6 +148,9 @@ pub struct JsonEvent {
     pub time_ns: u64,
     /// 1-based sequence number in the stream (`evt.num`).
     pub num: u64,
+    /// Stream state some fields read: a label and the times (ns, this event's included) of
+    /// related earlier events, e.g. the same Okta actor's MFA failures.
+    pub window: Option<(&'static str, std::sync::Arc<[u64]>)>,
 }
 
 impl JsonEvent {
@@ -158,6 +161,7 @@ impl JsonEvent {
             json,
             time_ns,
             num,
+            window: None,
         }
     }
 

@@ -1,10 +1,10 @@
 //! Okta System Log events (source `okta`), one JSON event per line. Event time is `published`.
 //!
-//! Not yet implemented: `okta.mfa.failure.countlast[N]` and `okta.mfa.deny.countlast[N]`, which
-//! the plugin computes from a sliding window per actor; they are known fields (rules load) but
-//! have no value yet.
+//! `okta.mfa.failure.countlast[N]` and `okta.mfa.deny.countlast[N]` count the actor's MFA failures
+//! and push denies in the last N seconds, from per-stream state ([`MfaWindows`]) the reader keeps.
 
-use std::sync::OnceLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value as Json;
 use tripline_event::{ArgSpec, FieldArg, FieldDef, FieldType, Value};
@@ -85,8 +85,84 @@ fn window_field(name: &str, desc: &str) -> FieldDef {
     d
 }
 
-fn not_yet<'a>(_: &'a JsonEvent, _: &FieldArg) -> Option<Value<'a>> {
-    None
+/// `okta.mfa.<kind>.countlast[N]`: the actor's `kind` events in the last N seconds, on events of
+/// that kind. The upstream plugin keys its cache by the *current* event's type, so on a deny
+/// event `failure.countlast` returns the deny count (and vice versa); we do what the fields are
+/// documented to do and give each field a value only on its own kind of event.
+fn count_last<'a>(e: &'a JsonEvent, arg: &FieldArg, kind: &str) -> Option<Value<'a>> {
+    let (label, times) = e.window.as_ref()?;
+    if *label != kind {
+        return None;
+    }
+    let secs: u64 = match arg {
+        FieldArg::Index(i) => *i as u64,
+        FieldArg::Key(k) => k.parse().ok()?,
+        FieldArg::None => return None,
+    };
+    let oldest = e.time_ns.saturating_sub(secs.saturating_mul(1_000_000_000));
+    Some(Value::Unsigned(
+        times.iter().filter(|&&t| t > oldest).count() as u64,
+    ))
+}
+
+fn failure_count<'a>(e: &'a JsonEvent, arg: &FieldArg) -> Option<Value<'a>> {
+    count_last(e, arg, "failure")
+}
+
+fn deny_count<'a>(e: &'a JsonEvent, arg: &FieldArg) -> Option<Value<'a>> {
+    count_last(e, arg, "deny")
+}
+
+/// How long MFA events are remembered, and how many per actor (the plugin's defaults).
+const MFA_TTL_NS: u64 = 600 * 1_000_000_000;
+const MFA_PER_ACTOR: usize = 200;
+const MFA_MAX_ACTORS: usize = 100_000;
+
+/// Per-stream memory of MFA failures and push denies by actor, for `countlast`.
+#[derive(Debug, Default)]
+pub struct MfaWindows {
+    times: HashMap<(&'static str, String), VecDeque<u64>>,
+    /// Actors forgotten early because more than [`MFA_MAX_ACTORS`] were active.
+    pub evicted: u64,
+}
+
+impl MfaWindows {
+    /// Records `json` if it is an MFA failure or deny; returns the label and the actor's recent
+    /// times for the event to carry.
+    pub fn observe(&mut self, json: &Json, time_ns: u64) -> Option<(&'static str, Arc<[u64]>)> {
+        let ty = json.get("eventType").and_then(Json::as_str)?;
+        let result = json.pointer("/outcome/result").and_then(Json::as_str);
+        let label = match (ty, result) {
+            ("user.mfa.okta_verify.deny_push", _) => "deny",
+            ("user.authentication.auth_via_mfa", Some("FAILURE")) => "failure",
+            _ => return None,
+        };
+        let actor = json
+            .pointer("/actor/id")
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        let key = (label, actor.to_string());
+        if !self.times.contains_key(&key) && self.times.len() >= MFA_MAX_ACTORS {
+            let before = self.times.len();
+            self.times
+                .retain(|_, q| q.back().is_some_and(|&t| t + MFA_TTL_NS > time_ns));
+            self.evicted += (before - self.times.len()) as u64;
+            if self.times.len() >= MFA_MAX_ACTORS {
+                self.times.clear();
+                self.evicted += before as u64;
+            }
+        }
+        let q = self.times.entry(key).or_default();
+        // The cache entry expires 600 s after its last update, as in the plugin.
+        if q.back().is_some_and(|&t| t + MFA_TTL_NS <= time_ns) {
+            q.clear();
+        }
+        q.push_back(time_ns);
+        if q.len() > MFA_PER_ACTOR {
+            q.pop_front();
+        }
+        Some((label, q.iter().copied().collect()))
+    }
 }
 
 /// The `okta` source definition.
@@ -99,14 +175,14 @@ pub fn source() -> &'static JsonSource {
                     "okta.mfa.failure.countlast",
                     "MFA failures by the actor in the last N seconds.",
                 ),
-                not_yet,
+                failure_count,
             ),
             (
                 window_field(
                     "okta.mfa.deny.countlast",
                     "MFA push denies by the actor in the last N seconds.",
                 ),
-                not_yet,
+                deny_count,
             ),
         ];
         JsonSource::build(NAME, "okta", FIELDS_TSV, Style::JsonText, CUSTOM, extra)

@@ -2,4 +2,5 @@
 
 mod cli;
 mod expectations;
+mod okta;
 mod sensor;
