@@ -309,22 +309,14 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let mut sigma = None;
     if !args.sigma.is_empty() {
-        let opts = tripline_sigma::LoadOptions {
-            include_deprecated: args.sigma_include_deprecated,
-        };
-        let (set, errors, _) =
-            rules_files::load_sigma(&rules_files::read(&args.sigma)?, &args.sigma_pipeline, opts);
-        if !errors.is_empty() {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            eprintln!(
-                "tripline: Sigma rules failed to load ({} errors)",
-                errors.len()
-            );
-            return Ok(ExitCode::from(1));
+        match load_sigma(
+            &args.sigma,
+            &args.sigma_pipeline,
+            args.sigma_include_deprecated,
+        )? {
+            Ok(set) => sigma = Some(set),
+            Err(code) => return Ok(code),
         }
-        sigma = Some(set);
     }
 
     let cfg = ReplayConfig {
@@ -402,21 +394,14 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .into(),
         );
     }
-    let opts = tripline_sigma::LoadOptions {
-        include_deprecated: args.sigma_include_deprecated,
+    let mut set = match load_sigma(
+        &args.sigma,
+        &args.sigma_pipeline,
+        args.sigma_include_deprecated,
+    )? {
+        Ok(set) => set,
+        Err(code) => return Ok(code),
     };
-    let (mut set, errors, _) =
-        rules_files::load_sigma(&rules_files::read(&args.sigma)?, &args.sigma_pipeline, opts);
-    if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        eprintln!(
-            "tripline: Sigma rules failed to load ({} errors)",
-            errors.len()
-        );
-        return Ok(ExitCode::from(1));
-    }
     let opts = args.select.format_options();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -444,6 +429,28 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Loads Sigma rules and pipelines, printing every error with file and line; `Err` is the
+/// exit code to return.
+fn load_sigma(
+    paths: &[String],
+    pipelines: &[String],
+    include_deprecated: bool,
+) -> anyhow::Result<Result<tripline_sigma::SigmaRuleset, ExitCode>> {
+    let opts = tripline_sigma::LoadOptions { include_deprecated };
+    let (set, errors, _) = rules_files::load_sigma(&rules_files::read(paths)?, pipelines, opts);
+    if errors.is_empty() {
+        return Ok(Ok(set));
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!(
+        "tripline: Sigma rules failed to load ({} errors)",
+        errors.len()
+    );
+    Ok(Err(ExitCode::from(1)))
 }
 
 /// Correlation matches dropped at the group limit are reported, never silent.
@@ -684,22 +691,10 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let mut sigma = None;
     if !args.sigma.is_empty() {
-        let (set, errors, _) = rules_files::load_sigma(
-            &rules_files::read(&args.sigma)?,
-            &args.sigma_pipeline,
-            tripline_sigma::LoadOptions::default(),
-        );
-        if !errors.is_empty() {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            eprintln!(
-                "tripline: Sigma rules failed to load ({} errors)",
-                errors.len()
-            );
-            return Ok(ExitCode::from(1));
+        match load_sigma(&args.sigma, &args.sigma_pipeline, false)? {
+            Ok(set) => sigma = Some(set),
+            Err(code) => return Ok(code),
         }
-        sigma = Some(set);
     }
     let stats = match tripline::run::run(&rules, sigma.as_mut(), &cfg, &stop, &mut out) {
         Ok(s) => s,

@@ -116,20 +116,20 @@ pub fn needed_syscalls(rules: &Ruleset, all: bool) -> Option<BTreeSet<Kind>> {
 /// Runs the live agent until `stop` is set (or the configured duration passes).
 pub fn run(
     rules: &Ruleset,
-    mut sigma: Option<&mut SigmaRuleset>,
+    sigma: Option<&mut SigmaRuleset>,
     cfg: &RunConfig,
     stop: &AtomicBool,
     observer: &mut dyn RunObserver,
 ) -> Result<RunStats, SensorError> {
     // Seed state before attaching, so the first events find their processes.
-    let mut state = State::from_proc();
+    let state = State::from_proc();
     let boot = state.boot_epoch_ns();
     let mut sensor = Sensor::start(&SensorConfig {
         syscalls: needed_syscalls(rules, cfg.all_syscalls || cfg.every_syscall),
         ring_bytes: cfg.ring_bytes,
         every_syscall: cfg.every_syscall,
     })?;
-    let mut stats = RunStats {
+    let stats = RunStats {
         syscalls: sensor
             .enabled()
             .iter()
@@ -138,6 +138,15 @@ pub fn run(
         ..RunStats::default()
     };
     observer.on_ready(&stats.syscalls);
+    let mut p = Pipeline {
+        boot,
+        state,
+        rules,
+        sigma,
+        cfg,
+        stats,
+        observer,
+    };
 
     let start = Instant::now();
     let mut last_stats = (start, 0u64, 0u64);
@@ -150,18 +159,7 @@ pub fn run(
         if cfg.duration.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
-        let n = sensor.poll(idle, |bytes| {
-            handle(
-                bytes,
-                boot,
-                &mut state,
-                rules,
-                sigma.as_deref_mut(),
-                cfg,
-                &mut stats,
-                observer,
-            )
-        });
+        let n = sensor.poll(idle, |bytes| p.handle(bytes));
         // Adaptive polling: the kernel wakes us early only when the ring is a quarter full, so
         // a full batch means "keep draining"; otherwise wait a little for records to batch up
         // (fewer wakeups, less CPU taken from the workload), up to 20 ms when idle.
@@ -179,15 +177,16 @@ pub fn run(
         }
         last_counters = now;
         if now.duration_since(last_users_refresh) >= Duration::from_secs(5) {
-            state.refresh_users();
+            p.state.refresh_users();
             last_users_refresh = now;
         }
         let kernel = sensor.counters();
         if kernel.dropped() > reported_drops
             && last_drop_alert.is_none_or(|t| now.duration_since(t) >= DROP_ALERT_EVERY)
         {
-            observer.on_alert(drop_alert(&kernel, kernel.dropped() - reported_drops, cfg));
-            *stats
+            p.observer
+                .on_alert(drop_alert(&kernel, kernel.dropped() - reported_drops, cfg));
+            *p.stats
                 .alerts_by_rule
                 .entry(DROP_ALERT_RULE.to_string())
                 .or_default() += 1;
@@ -197,71 +196,72 @@ pub fn run(
         if let Some(every) = cfg.stats_interval {
             let since = now.duration_since(last_stats.0);
             if since >= every {
-                stats.kernel = kernel;
-                fill_state_stats(&mut stats, &state);
-                let rate = (stats.events - last_stats.1) as f64 / since.as_secs_f64();
-                observer.on_stats(&stats, rate, kernel.dropped() - last_stats.2);
-                last_stats = (now, stats.events, kernel.dropped());
+                p.stats.kernel = kernel;
+                fill_state_stats(&mut p.stats, &p.state);
+                let rate = (p.stats.events - last_stats.1) as f64 / since.as_secs_f64();
+                p.observer
+                    .on_stats(&p.stats, rate, kernel.dropped() - last_stats.2);
+                last_stats = (now, p.stats.events, kernel.dropped());
             }
         }
     }
     // Read the counters, then handle everything already in the ring buffer: every record the
     // kernel counted as emitted is evaluated before the sensor detaches.
-    stats.kernel = sensor.counters();
-    while sensor.poll(Duration::ZERO, |bytes| {
-        handle(
-            bytes,
-            boot,
-            &mut state,
-            rules,
-            sigma.as_deref_mut(),
-            cfg,
-            &mut stats,
-            observer,
-        )
-    }) > 0
-    {}
-    fill_state_stats(&mut stats, &state);
-    stats.elapsed = start.elapsed();
-    Ok(stats)
+    p.stats.kernel = sensor.counters();
+    while sensor.poll(Duration::ZERO, |bytes| p.handle(bytes)) > 0 {}
+    fill_state_stats(&mut p.stats, &p.state);
+    p.stats.elapsed = start.elapsed();
+    Ok(p.stats)
 }
 
-/// Decodes one ring-buffer record, applies it to the state and evaluates the rules.
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    bytes: &[u8],
+/// Everything one record goes through: decoding, state, rules, alerts and counts.
+struct Pipeline<'a> {
     boot: u64,
-    state: &mut State,
-    rules: &Ruleset,
-    mut sigma: Option<&mut SigmaRuleset>,
-    cfg: &RunConfig,
-    stats: &mut RunStats,
-    observer: &mut dyn RunObserver,
-) {
-    stats.records += 1;
-    let mut evaluate = |ev: &SyscallEvent<'_>| {
-        stats.events += 1;
-        rules.evaluate(ev, cfg.matching, |rule| {
-            *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
-            observer.on_alert(rule.finding(ev, &cfg.hostname));
-        });
-        if let Some(set) = sigma.as_deref_mut() {
-            if let Some((stream, json)) = sysmon_event(ev) {
-                for f in set.findings(&json, &stream, ev.ts_ns(), "syscall", &cfg.hostname) {
-                    *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                    observer.on_alert(f);
+    state: State,
+    rules: &'a Ruleset,
+    sigma: Option<&'a mut SigmaRuleset>,
+    cfg: &'a RunConfig,
+    stats: RunStats,
+    observer: &'a mut dyn RunObserver,
+}
+
+impl Pipeline<'_> {
+    /// Decodes one ring-buffer record, applies it to the state and evaluates the rules.
+    fn handle(&mut self, bytes: &[u8]) {
+        let Pipeline {
+            boot,
+            state,
+            rules,
+            sigma,
+            cfg,
+            stats,
+            observer,
+        } = self;
+        stats.records += 1;
+        let mut evaluate = |ev: &SyscallEvent<'_>| {
+            stats.events += 1;
+            rules.evaluate(ev, cfg.matching, |rule| {
+                *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
+                observer.on_alert(rule.finding(ev, &cfg.hostname));
+            });
+            if let Some(set) = sigma.as_deref_mut() {
+                if let Some((stream, json)) = sysmon_event(ev) {
+                    for f in set.findings(&json, &stream, ev.ts_ns(), "syscall", &cfg.hostname) {
+                        *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
+                        observer.on_alert(f);
+                    }
                 }
             }
+        };
+        match wire::decode(bytes, *boot) {
+            Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),
+            Ok(Record::Fork(f)) => state.fork(&f),
+            Ok(Record::Exit { pid }) => state.exit(pid),
+            Ok(Record::Syscall(s)) => {
+                state.syscall(&s, &mut evaluate);
+            }
+            Err(_) => stats.decode_errors += 1,
         }
-    };
-    match wire::decode(bytes, boot) {
-        Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),
-        Ok(Record::Fork(f)) => state.fork(&f),
-        Ok(Record::Exit { pid }) => state.exit(pid),
-        Ok(Record::Syscall(s)) => {
-            state.syscall(&s, &mut evaluate);
-        }
-        Err(_) => stats.decode_errors += 1,
     }
 }
 
