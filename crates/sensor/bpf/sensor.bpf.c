@@ -108,6 +108,17 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
+
+/* A 32-bit (ia32) syscall: its numbers are not the x86_64 ones, so decoding it with the x86_64
+ * table would report the wrong syscall. Such calls are counted instead. */
+static __always_inline int in_compat_syscall(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 status = BPF_CORE_READ(task, thread_info.status);
+	return status & TS_COMPAT;
+}
+
 static __always_inline int is_self(void)
 {
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
@@ -469,6 +480,10 @@ int tl_sys_exit(unsigned long long *ctx)
 	__u8 *on = bpf_map_lookup_elem(&interesting, &key);
 	if (!on || !(*on & ON_EXIT) || is_self())
 		return 0;
+	if (in_compat_syscall()) {
+		count(TL_CNT_COMPAT);
+		return 0;
+	}
 	count(TL_CNT_DISPATCHED);
 	bpf_tail_call(ctx, &exit_progs, key);
 	/* No decoder installed for this syscall: raw arguments only. */
@@ -487,7 +502,7 @@ int tl_sys_enter(unsigned long long *ctx)
 		return 0;
 	__u32 key = nr;
 	__u8 *on = bpf_map_lookup_elem(&interesting, &key);
-	if (!on || !(*on & ON_ENTER) || is_self())
+	if (!on || !(*on & ON_ENTER) || is_self() || in_compat_syscall())
 		return 0;
 	struct pt_regs r = {};
 	bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx[0]);

@@ -19,7 +19,8 @@
 #define TL_CNT_DROP_SCRATCH 2 /* records lost: no scratch buffer (never expected) */
 #define TL_CNT_TRUNCATED 3 /* records whose variable fields were cut at the size limit */
 #define TL_CNT_DISPATCHED 4 /* sys_exit calls that passed the interesting-syscall check */
-#define TL_CNT_MAX 5
+#define TL_CNT_COMPAT 5 /* 32-bit (ia32) syscalls seen and not decoded */
+#define TL_CNT_MAX 6
 
 /* Flags in tl_header.flags. */
 #define TL_FLAG_TRUNCATED 1

@@ -84,6 +84,8 @@ pub struct KernelCounters {
     pub truncated: u64,
     /// sys_exit calls that passed the interesting-syscall switch.
     pub dispatched: u64,
+    /// 32-bit (ia32) syscalls seen and not decoded (their numbering differs from x86_64).
+    pub compat_skipped: u64,
 }
 
 impl KernelCounters {
@@ -285,6 +287,7 @@ impl Sensor {
             dropped_scratch: sum(2),
             truncated: sum(3),
             dispatched: sum(4),
+            compat_skipped: sum(5),
         }
     }
 }

@@ -716,6 +716,12 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         stats.kernel.truncated,
         stats.decode_errors
     );
+    if stats.kernel.compat_skipped > 0 {
+        eprintln!(
+            "32-bit (ia32) syscalls seen but not decoded: {}",
+            stats.kernel.compat_skipped
+        );
+    }
     let mut by_type: Vec<(&String, &u64)> = stats.events_by_type.iter().collect();
     by_type.sort_by(|a, b| b.1.cmp(a.1));
     let top: Vec<String> = by_type

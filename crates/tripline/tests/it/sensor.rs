@@ -639,3 +639,31 @@ fn sigma_rules_fire_on_live_events() {
         .to_string();
     sigma_alert(&id);
 }
+
+/// 32-bit syscalls (`int $0x80`) use another numbering: ia32 `read` is 3, x86_64's `close`.
+/// They must be counted and skipped, never decoded as the x86_64 syscall of the same number.
+#[test]
+fn ia32_syscalls_are_counted_not_misdecoded() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ia32.c");
+    let bin = dir.path().join("ia32");
+    std::fs::write(
+        &src,
+        "int main(void) {\n  long ret;\n  for (int i = 0; i < 100; i++)\n    __asm__ volatile(\"int $0x80\" : \"=a\"(ret) : \"a\"(3), \"b\"(-1), \"c\"(0), \"d\"(0) : \"memory\");\n  return 0;\n}\n",
+    )
+    .unwrap();
+    let status = Command::new("gcc")
+        .args(["-O1", "-no-pie", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("gcc runs");
+    assert!(status.success());
+    let (_, stats) = with_agent(rules(&["falco_rules.yaml"]), RuleMatching::First, || {
+        assert!(Command::new(&bin).status().unwrap().success());
+    });
+    assert!(stats.kernel.compat_skipped >= 100, "{stats:?}");
+}
