@@ -235,11 +235,36 @@ fn upstream_rules_fire_on_real_actions() {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            let (mut conn, _) = listener.accept().unwrap();
+            // Never hang the suite: give the shell 20 s to connect.
+            listener.set_nonblocking(true).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            let mut conn = loop {
+                match listener.accept() {
+                    Ok((c, _)) => break c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "the reverse shell never connected"
+                        );
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            };
+            conn.set_nonblocking(false).unwrap();
             conn.write_all(b"exit\n").unwrap();
             conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let _ = conn.read_to_end(&mut Vec::new());
-            child.wait().unwrap();
+            drop(conn);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while child.try_wait().unwrap().is_none() {
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.wait();
             // 5. An unprivileged user runs a setuid-root binary that reads /etc/shadow.
             let status = Command::new("setpriv")
                 .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
