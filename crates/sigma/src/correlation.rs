@@ -247,6 +247,16 @@ struct Group {
 }
 
 /// Streaming state of all correlations.
+///
+/// ```
+/// use tripline_sigma::{load, LoadOptions};
+/// use tripline_sigma::correlation::CorrelationEngine;
+/// let doc = "title: burst\ncorrelation:\n  type: event_count\n  rules: [r1]\n  group-by: [user]\n  timespan: 1m\n  condition: {gte: 2}\n";
+/// let mut engine = CorrelationEngine::new(load(&[("c.yml".into(), doc.into())], LoadOptions::default()).correlations);
+/// let ev = serde_json::json!({"user": "bob"});
+/// assert!(engine.on_match("r1", None, &ev, 0).is_empty());
+/// assert_eq!(engine.on_match("r1", None, &ev, 30_000_000_000).len(), 1);
+/// ```
 #[derive(Debug, Default)]
 pub struct CorrelationEngine {
     correlations: Vec<Correlation>,

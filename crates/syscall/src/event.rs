@@ -26,7 +26,25 @@ pub enum EventFd {
     Owned(i64, Fd),
 }
 
-/// One event, borrowing the state it was applied to.
+/// One event, borrowing the state it was applied to; rules read it through
+/// [`tripline_event::Event`] with Falco's field names.
+///
+/// ```
+/// use tripline_event::{Event, FieldArg};
+/// use tripline_syscall::{Kind, State, Syscall};
+/// let mut state = State::new(0);
+/// let me = std::process::id();
+/// let rec = Syscall {
+///     tid: me, pid: me, kind: Some(Kind::Openat), ret: 5,
+///     args: [(-100i64) as u64, 0, 0, 0, 0, 0],
+///     strings: [b"/etc/hosts", b"", b""],
+///     ..Syscall::default()
+/// };
+/// let schema = tripline_sources::syscall::schema();
+/// let fd_name = schema.fields.bind("fd.name", FieldArg::None).unwrap();
+/// let name = state.syscall(&rec, |ev| ev.extract(&fd_name).map(|v| v.to_text().into_owned()));
+/// assert_eq!(name, Some(Some("/etc/hosts".to_string())));
+/// ```
 #[derive(Debug)]
 pub struct SyscallEvent<'a> {
     pub(crate) state: &'a State,

@@ -111,6 +111,15 @@ pub enum Role {
 }
 
 /// One open fd.
+///
+/// ```
+/// use tripline_syscall::fd::{Fd, FdKind, Role, SockTuple};
+/// let f = Fd::file(FdKind::File, "/etc/shadow".into(), "shadow".into(), 0);
+/// assert_eq!((f.directory(), f.filename()), (Some("/etc"), Some("shadow")));
+/// let mut t = SockTuple::unbound(2, 6);
+/// (t.remote, t.rport, t.lport) = ("10.0.0.2".parse().unwrap(), 443, 40000);
+/// assert_eq!(Fd::socket(t, Role::Client).name, "0.0.0.0:40000->10.0.0.2:443");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fd {
     /// What it is.
@@ -214,6 +223,14 @@ fn fmt_ip(ip: IpAddr) -> String {
 }
 
 /// The fds of one process, bounded by [`MAX_FDS_PER_PROCESS`].
+///
+/// ```
+/// use tripline_syscall::fd::{Fd, FdKind, FdTable};
+/// let mut t = FdTable::default();
+/// assert!(t.insert(3, Fd::file(FdKind::File, "/tmp/a".into(), "a".into(), 0o2000000)));
+/// t.retain_on_exec(); // O_CLOEXEC fds close at exec
+/// assert!(t.get(3).is_none());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct FdTable {
     fds: FxHashMap<i64, Fd>,

@@ -11,6 +11,12 @@ use crate::fd::{Fd, FdKind, FdTable};
 pub const MAX_PROCESSES: usize = 1 << 17;
 
 /// What Tripline knows about one process.
+///
+/// ```
+/// use tripline_syscall::process::Process;
+/// let p = Process { comm: "cat".into(), args: vec!["/etc/shadow".into()], ..Process::default() };
+/// assert_eq!(p.cmdline(), "cat /etc/shadow");
+/// ```
 #[derive(Debug, Clone, Default)]
 #[allow(missing_docs)]
 pub struct Process {
@@ -174,6 +180,14 @@ fn fds_from_proc(dir: &str) -> FdTable {
 }
 
 /// All tracked processes, bounded by [`MAX_PROCESSES`].
+///
+/// ```
+/// use tripline_syscall::process::{Process, ProcessTable};
+/// let mut t = ProcessTable::default();
+/// t.insert(Process { pid: 1, comm: "init".into(), ..Process::default() });
+/// t.insert(Process { pid: 7, ppid: 1, comm: "sh".into(), ..Process::default() });
+/// assert_eq!(t.ancestor(7, 1).map(|p| p.comm.as_str()), Some("init"));
+/// ```
 #[derive(Debug, Default)]
 pub struct ProcessTable {
     procs: FxHashMap<u32, Process>,

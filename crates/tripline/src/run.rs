@@ -28,6 +28,15 @@ const COUNTERS_EVERY: Duration = Duration::from_millis(100);
 const DROP_ALERT_EVERY: Duration = Duration::from_secs(30);
 
 /// How to run.
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = tripline::run::RunConfig {
+///     duration: Some(Duration::from_secs(10)),
+///     ..Default::default()
+/// };
+/// assert!(!cfg.all_syscalls);
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// First match only, or all.
