@@ -58,6 +58,8 @@ pub struct SyscallEvent<'a> {
     pub(crate) ret: i64,
     pub(crate) args: [u64; 6],
     pub(crate) fd: EventFd,
+    /// `fd` resolved in the process's table once, for `EventFd::Table`.
+    pub(crate) fd_ref: Option<(i64, &'a Fd)>,
     pub(crate) paths: [Option<String>; 2],
     pub(crate) strings: [&'a [u8]; 3],
 }
@@ -111,7 +113,7 @@ impl<'a> SyscallEvent<'a> {
     pub fn fd(&self) -> Option<(i64, &Fd)> {
         match &self.fd {
             EventFd::None => None,
-            EventFd::Table(n) => self.process?.fds.get(*n).map(|f| (*n, f)),
+            EventFd::Table(_) => self.fd_ref,
             EventFd::Owned(n, f) => Some((*n, f)),
         }
     }

@@ -164,6 +164,7 @@ impl State {
         let num = self.next_num();
         let ev = SyscallEvent {
             process: self.procs.get(e.pid),
+            fd_ref: None,
             state: self,
             num,
             ts_ns: e.ts_ns,
@@ -216,8 +217,14 @@ impl State {
         let (fd, paths) = self.update(kind, rec);
         self.count(kind.name());
         let num = self.next_num();
+        let process = self.procs.get(rec.pid);
+        let fd_ref = match &fd {
+            EventFd::Table(n) => process.and_then(|p| p.fds.get(*n)).map(|f| (*n, f)),
+            _ => None,
+        };
         let ev = SyscallEvent {
-            process: self.procs.get(rec.pid),
+            process,
+            fd_ref,
             state: self,
             num,
             ts_ns: rec.ts_ns,
