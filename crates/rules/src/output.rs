@@ -57,6 +57,11 @@ impl OutputTemplate {
                     text[i..].split_whitespace().next().unwrap_or("%")
                 ));
             }
+            if token == "container.info" {
+                // Deprecated; Falco expands it to nothing (the container plugin adds fields).
+                i = end;
+                continue;
+            }
             let ast =
                 parse_operand(token).ok_or_else(|| format!("invalid formatting token {token}"))?;
             let (operand, _, _) = compile_operand(&ast, table, false)

@@ -158,6 +158,7 @@ pub fn decode(buf: &[u8], boot_epoch_ns: u64) -> Result<Record<'_>, DecodeError>
                 cgroup_leaf,
                 exe_dentry,
                 comm: text(&comm_raw[..comm_end]),
+                cwd: None,
                 cgroup_id,
             })
         }

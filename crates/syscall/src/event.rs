@@ -55,6 +55,10 @@ pub struct SyscallEvent<'a> {
     pub(crate) tid: u32,
     pub(crate) pid: u32,
     pub(crate) kind: Option<Kind>,
+    /// `evt.type` (also for events without a [`Kind`]).
+    pub(crate) type_name: &'static str,
+    /// Enter half of a syscall (captures only; the live sensor reports exits).
+    pub(crate) enter: bool,
     pub(crate) ret: i64,
     pub(crate) args: [u64; 6],
     pub(crate) fd: EventFd,
@@ -102,6 +106,16 @@ impl<'a> SyscallEvent<'a> {
     /// The syscall.
     pub fn kind(&self) -> Option<Kind> {
         self.kind
+    }
+
+    /// Whether this is the enter half of a syscall (capture replays report both halves).
+    pub fn is_enter(&self) -> bool {
+        self.enter
+    }
+
+    /// `evt.type`.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
     }
 
     /// Thread id.
@@ -448,7 +462,7 @@ impl Event for SyscallEvent<'_> {
     }
 
     fn event_type(&self) -> Option<&str> {
-        self.kind.map(Kind::name)
+        Some(self.type_name)
     }
 
     fn extract(&self, field: &FieldRef) -> Option<Value<'_>> {
@@ -460,7 +474,7 @@ impl Event for SyscallEvent<'_> {
         let fd = || self.fd();
         let ep = || fd().and_then(|(_, f)| f.endpoints());
         let tuple = || fd().and_then(|(_, f)| f.sock.filter(|_| f.kind.is_ip()));
-        let open_flags = || match self.kind? {
+        let open_flags = || match self.kind.filter(|_| !self.enter)? {
             Kind::Open => Some(self.args[1]),
             Kind::Openat => Some(self.args[2]),
             Kind::Creat => Some(0o1101),
@@ -489,10 +503,13 @@ impl Event for SyscallEvent<'_> {
             F::EvtRawtime | F::EvtRawtimeNs => Value::Unsigned(self.ts_ns),
             F::EvtRawtimeS => Value::Unsigned(self.ts_ns / 1_000_000_000),
             F::EvtSource => s("syscall"),
-            F::EvtDir => s("<"),
-            F::EvtType => s(self.kind?.name()),
+            F::EvtDir => s(if self.enter { ">" } else { "<" }),
+            F::EvtType => s(self.type_name),
+            F::EvtArgs if self.enter => s(""),
             F::EvtArgs => owned(format!("res={}", self.ret)),
+            F::EvtArg if self.enter => return None,
             F::EvtArg => return self.arg(&field.arg.text()?),
+            F::EvtRes | F::EvtRawres | F::EvtFailed if self.enter => return None,
             F::EvtRes => owned(names::result(self.ret)),
             F::EvtRawres => Value::Signed(self.ret),
             F::EvtFailed => Value::Bool(self.ret < 0),

@@ -178,6 +178,8 @@ pub struct Exec {
     pub exe_dentry: String,
     pub comm: String,
     pub cgroup_id: u64,
+    /// Working directory, when the producer knows it (captures); else read from `/proc`.
+    pub cwd: Option<String>,
 }
 
 /// A new process (not a thread).

@@ -36,4 +36,4 @@ pub mod users;
 
 pub use event::SyscallEvent;
 pub use input::{Exec, Fork, Kind, Syscall};
-pub use state::State;
+pub use state::{Observed, State};

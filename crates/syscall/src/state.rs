@@ -40,12 +40,16 @@ pub struct State {
     cgroups: HashMap<u64, Option<String>>,
     boot_epoch_ns: u64,
     evt_num: u64,
+    /// Whether this is the running machine: processes first seen mid-flight and exec'd working
+    /// directories are read from `/proc`. Off for captures, which carry their own state.
+    live: bool,
     /// Counters.
     pub stats: StateStats,
 }
 
 impl State {
-    /// An empty state (for captures) that converts boot-relative times with `boot_epoch_ns`.
+    /// An empty state of the running machine that converts boot-relative times with
+    /// `boot_epoch_ns`; processes it has not seen are read from `/proc` on first use.
     pub fn new(boot_epoch_ns: u64) -> State {
         State {
             procs: ProcessTable::default(),
@@ -53,7 +57,18 @@ impl State {
             cgroups: HashMap::new(),
             boot_epoch_ns,
             evt_num: 0,
+            live: true,
             stats: StateStats::default(),
+        }
+    }
+
+    /// An empty state for a recording: never looks at this machine's `/proc` or users, since
+    /// the recording carries its own (see [`State::insert_process`], [`State::set_users`]).
+    pub fn for_capture() -> State {
+        State {
+            users: UserDb::default(),
+            live: false,
+            ..State::new(0)
         }
     }
 
@@ -63,6 +78,21 @@ impl State {
         let mut s = State::new(boot);
         s.procs = ProcessTable::from_proc(boot);
         s
+    }
+
+    /// Adds (or replaces) a process, such as one from a capture's process list.
+    pub fn insert_process(&mut self, p: Process) -> bool {
+        self.procs.insert(p)
+    }
+
+    /// A process, for callers that seed state (fds from a capture's fd list).
+    pub fn process_mut(&mut self, pid: u32) -> Option<&mut Process> {
+        self.procs.get_mut(pid)
+    }
+
+    /// Replaces the user and group names (a capture's user list).
+    pub fn set_users(&mut self, users: UserDb) {
+        self.users = users;
     }
 
     /// Epoch time of boot, ns (adds to the sensor's boot-relative timestamps).
@@ -96,7 +126,7 @@ impl State {
 
     /// Makes sure `pid` is in the table, reading `/proc` for processes we missed.
     fn ensure(&mut self, pid: u32) {
-        if self.procs.get(pid).is_none() {
+        if self.live && self.procs.get(pid).is_none() {
             if let Some(p) = Process::from_proc(pid, self.boot_epoch_ns) {
                 self.stats.procs_from_proc += 1;
                 self.procs.insert(p);
@@ -113,9 +143,15 @@ impl State {
         if e.cgroup_id != 0 {
             self.cgroups.insert(e.cgroup_id, container_id.clone());
         }
-        let cwd = std::fs::read_link(format!("/proc/{}/cwd", e.pid))
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned())
+        let cwd = e
+            .cwd
+            .clone()
+            .or_else(|| {
+                self.live
+                    .then(|| std::fs::read_link(format!("/proc/{}/cwd", e.pid)).ok())
+                    .flatten()
+                    .map(|p| p.to_string_lossy().into_owned())
+            })
             .or_else(|| prev.as_ref().map(|p| p.cwd.clone()))
             .unwrap_or_default();
         let mut argv = e.argv.clone();
@@ -171,6 +207,8 @@ impl State {
             tid: e.tid,
             pid: e.pid,
             kind: Some(Kind::Execve),
+            type_name: "execve",
+            enter: false,
             ret: 0,
             args: [0; 6],
             fd: EventFd::None,
@@ -231,6 +269,8 @@ impl State {
             tid: rec.tid,
             pid: rec.pid,
             kind: Some(kind),
+            type_name: kind.name(),
+            enter: false,
             ret: rec.ret,
             args: rec.args,
             fd,
@@ -238,6 +278,39 @@ impl State {
             strings: rec.strings,
         };
         Some(on_event(&ev))
+    }
+
+    /// Reports an event that changes no state: the enter half of a syscall, or a syscall
+    /// Tripline does not decode (`access`, `read`, ...), as a capture replay produces them.
+    pub fn observe<R>(
+        &mut self,
+        ev: &Observed,
+        on_event: impl FnOnce(&SyscallEvent<'_>) -> R,
+    ) -> R {
+        self.count(ev.type_name);
+        let num = self.next_num();
+        let process = self.procs.get(ev.pid);
+        let fd_ref = ev
+            .fd
+            .and_then(|n| process.and_then(|p| p.fds.get(n)).map(|f| (n, f)));
+        let e = SyscallEvent {
+            process,
+            fd_ref,
+            state: self,
+            num,
+            ts_ns: ev.ts_ns,
+            tid: ev.tid,
+            pid: ev.pid,
+            kind: ev.kind,
+            type_name: ev.type_name,
+            enter: ev.enter,
+            ret: ev.ret,
+            args: [0; 6],
+            fd: ev.fd.map_or(EventFd::None, EventFd::Table),
+            paths: [None, None],
+            strings: [&[], &[], &[]],
+        };
+        on_event(&e)
     }
 
     /// Applies a syscall's effect; returns the fd the event refers to and its resolved paths.
@@ -442,6 +515,27 @@ impl State {
     pub fn container_of_cgroup(&self, cgroup_id: u64) -> Option<Option<&str>> {
         self.cgroups.get(&cgroup_id).map(|c| c.as_deref())
     }
+}
+
+/// An event for [`State::observe`].
+#[derive(Debug, Clone, Copy)]
+pub struct Observed {
+    /// Event time, ns since the Unix epoch.
+    pub ts_ns: u64,
+    /// Thread id.
+    pub tid: u32,
+    /// Process id.
+    pub pid: u32,
+    /// The syscall, when it is one Tripline decodes.
+    pub kind: Option<Kind>,
+    /// `evt.type`.
+    pub type_name: &'static str,
+    /// Enter (`>`) or exit (`<`).
+    pub enter: bool,
+    /// Return value (exit events).
+    pub ret: i64,
+    /// The fd the event uses, if any.
+    pub fd: Option<i64>,
 }
 
 /// openat2's flags live in `struct open_how`, read by the producer into strings[1].

@@ -28,8 +28,28 @@ impl UserDb {
         db
     }
 
-    /// Rereads the files if their modification times changed.
+    /// Fixed names, such as a capture's user list (never reloaded).
+    ///
+    /// ```
+    /// let db = tripline_syscall::users::UserDb::from_lists([(0, "root".into())], []);
+    /// assert_eq!((db.user(0), db.group(0)), (Some("root"), None));
+    /// ```
+    pub fn from_lists(
+        users: impl IntoIterator<Item = (u32, String)>,
+        groups: impl IntoIterator<Item = (u32, String)>,
+    ) -> UserDb {
+        UserDb {
+            users: users.into_iter().collect(),
+            groups: groups.into_iter().collect(),
+            ..UserDb::default()
+        }
+    }
+
+    /// Rereads the files if their modification times changed (no-op for fixed lists).
     pub fn refresh(&mut self) {
+        if self.root.as_os_str().is_empty() {
+            return;
+        }
         let passwd = self.root.join("etc/passwd");
         let group = self.root.join("etc/group");
         let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();

@@ -70,10 +70,14 @@ struct ReplayArgs {
     /// pySigma-style processing pipeline applied to the Sigma rules (repeatable).
     #[arg(long)]
     sigma_pipeline: Vec<String>,
-    /// Source of the inputs (k8s_audit, aws_cloudtrail, gcp_auditlog, okta, github, auditd);
-    /// `auto` detects it from the first input.
+    /// Source of the inputs (syscall for .scap captures, k8s_audit, aws_cloudtrail,
+    /// gcp_auditlog, okta, github, auditd); `auto` detects it from the first input.
     #[arg(long, default_value = "auto")]
     source: String,
+    /// Captures: also evaluate the read/write, memory and scheduler events Falco skips by
+    /// default (Falco's -A).
+    #[arg(long, short = 'A')]
+    all_events: bool,
     /// Alert format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -285,21 +289,25 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     {
         return replay_auditd(&args);
     }
-    let source = if args.source == "auto" {
+    let capture = args.source == "syscall"
+        || (args.source == "auto" && replay::looks_like_capture(&args.inputs));
+    let source = if capture {
+        None
+    } else if args.source == "auto" {
         match replay::detect_source(&args.inputs) {
-            Some(s) => s,
+            Some(s) => Some(s),
             None => return usage("could not detect the input's source; pass --source k8s_audit|aws_cloudtrail|gcp_auditlog|okta|github".into()),
         }
     } else {
         match SourceKind::from_name(&args.source) {
-            Some(s) => s,
-            None => return usage(format!("unknown source '{}' (expected auto, k8s_audit, aws_cloudtrail, gcp_auditlog, okta or github)", args.source)),
+            Some(s) => Some(s),
+            None => return usage(format!("unknown source '{}' (expected auto, syscall, k8s_audit, aws_cloudtrail, gcp_auditlog, okta or github)", args.source)),
         }
     };
     let files = if !args.rules.is_empty() {
         rules_files::read(&args.rules)?
     } else if args.sigma.is_empty() {
-        bundled::for_source(source.name())
+        bundled::for_source(source.map_or("syscall", SourceKind::name))
     } else {
         Vec::new()
     };
@@ -319,8 +327,13 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let capture_cfg = replay::CaptureConfig {
+        matching: args.select.matching(),
+        hostname: args.select.hostname(),
+        all_events: args.all_events,
+    };
     let cfg = ReplayConfig {
-        source,
+        source: source.unwrap_or(SourceKind::K8sAudit),
         matching: args.select.matching(),
         hostname: args.select.hostname(),
         limits: Limits {
@@ -343,11 +356,29 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut write_err: Option<io::Error> = None;
     let mut events = 0u64;
-    let stats = replay::run(
-        &rules,
-        sigma.as_mut(),
-        &args.inputs,
-        &cfg,
+    let mut run = |on_alert: &mut dyn FnMut(tripline_event::Finding),
+                   on_event: &mut dyn FnMut()| {
+        if capture {
+            replay::run_capture(
+                &rules,
+                sigma.as_mut(),
+                &args.inputs,
+                &capture_cfg,
+                on_alert,
+                on_event,
+            )
+        } else {
+            replay::run(
+                &rules,
+                sigma.as_mut(),
+                &args.inputs,
+                &cfg,
+                on_alert,
+                on_event,
+            )
+        }
+    };
+    let stats = run(
         &mut |finding| {
             if write_err.is_some() {
                 return;

@@ -10,6 +10,9 @@ use tripline_syscall::{Kind, SyscallEvent};
 
 /// The Sigma stream and event for a syscall event, when Sigma has a log source for it.
 pub fn sysmon_event(ev: &SyscallEvent<'_>) -> Option<(LogSource, Value)> {
+    if ev.is_enter() {
+        return None;
+    }
     let p = ev.process()?;
     let user = ev.user_name(p.euid).unwrap_or("").to_string();
     let kind = ev.kind()?;

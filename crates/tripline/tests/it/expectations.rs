@@ -264,3 +264,162 @@ fn every_upstream_rules_file_loads() {
     assert!(report.is_ok(), "gke: {:#?}", report.errors);
     assert_eq!(rules.rules().len(), 48);
 }
+
+/// Falco's `-o key=value` output settings used by a case.
+fn format_options(case: &Value) -> tripline::format::FormatOptions {
+    let mut opts = tripline::format::FormatOptions {
+        // Falco's default text time is the clock time; the cases turn ISO 8601 on.
+        iso8601: false,
+        ..Default::default()
+    };
+    for o in case["options"]["config_overrides"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let (k, v) = o.as_str().unwrap().split_once('=').unwrap();
+        let on = v == "true";
+        match k {
+            "time_format_iso_8601" => opts.iso8601 = on,
+            "json_include_output_property" => opts.include_output = on,
+            "json_include_tags_property" => opts.include_tags = on,
+            other => panic!("unknown override {other}"),
+        }
+    }
+    opts
+}
+
+fn run_capture_case(case: &Value) {
+    use tripline::replay::{run_capture, CaptureConfig};
+    let id = case["id"].as_str().unwrap();
+    // Falco ran these without plugins: only the syscall source exists.
+    let sources = vec![syscall::schema().clone()];
+    let (mut rules, report) = load(&rules_files(case), &sources);
+    assert!(report.is_ok(), "{id}: {:#?}", report.errors);
+    rules.select(&selection(case));
+    if let Some(p) = case["options"]["min_priority"].as_str() {
+        rules.set_min_priority(p.parse::<Priority>().unwrap());
+    }
+    let options = &case["options"];
+    let cfg = CaptureConfig {
+        matching: RuleMatching::First,
+        hostname: "test".into(),
+        all_events: options["all_events"].as_bool().unwrap_or(false),
+    };
+    let capture = tests_dir()
+        .join(case["capture"].as_str().unwrap())
+        .display()
+        .to_string();
+    let mut findings = Vec::new();
+    let stats = run_capture(
+        &rules,
+        None,
+        &[capture],
+        &cfg,
+        &mut |f| findings.push(f),
+        &mut || {},
+    );
+    assert!(
+        stats.input_errors.is_empty(),
+        "{id}: {:?}",
+        stats.input_errors
+    );
+    let expect = &case["expect"];
+    assert_eq!(expect["exit_code"].as_i64(), Some(0), "{id}: exit code");
+    if let Some(n) = expect["total_alerts"].as_u64() {
+        assert_eq!(
+            stats.alerts(),
+            n,
+            "{id}: total_alerts {:?}",
+            stats.alerts_by_rule
+        );
+    }
+    if let Some(n) = expect["total_alerts_min"].as_u64() {
+        assert!(stats.alerts() >= n, "{id}: total_alerts_min {n}");
+    }
+    for (rule, n) in counts(&expect["rule_counts"]) {
+        let got = stats.alerts_by_rule.get(&rule).copied().unwrap_or(0);
+        assert_eq!(got, n, "{id}: alerts of {rule}");
+    }
+    // Falco's rule-file spelling (INFO for Informational).
+    let priorities: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            f.priority
+                .name()
+                .to_uppercase()
+                .replace("INFORMATIONAL", "INFO")
+        })
+        .collect();
+    for p in expect["priorities_with_alerts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let p = p.as_str().unwrap();
+        assert!(priorities.iter().any(|q| q == p), "{id}: no {p} alert");
+    }
+    for p in expect["priorities_without_alerts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let p = p.as_str().unwrap();
+        assert!(
+            !priorities.iter().any(|q| q == p),
+            "{id}: unexpected {p} alert"
+        );
+    }
+    // What Falco would print on stdout: JSON lines or text lines.
+    let opts = format_options(case);
+    let json = options["json_output"].as_bool().unwrap_or(false);
+    let stdout: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            if json {
+                tripline::format::json_alert(f, &opts).to_string()
+            } else {
+                tripline::format::text_line(f, &opts)
+            }
+        })
+        .collect();
+    if let Some(file) = expect["stdout_contains_lines_of"].as_str() {
+        let want = std::fs::read_to_string(tests_dir().join(file)).unwrap();
+        for line in want.lines().filter(|l| !l.is_empty()) {
+            assert!(
+                stdout.iter().any(|l| l == line),
+                "{id}: missing line {line:?} in {stdout:#?}"
+            );
+        }
+    }
+    for re in expect["stdout_matches"].as_sequence().into_iter().flatten() {
+        let re = regex::Regex::new(re.as_str().unwrap()).unwrap();
+        assert!(
+            stdout.iter().any(|l| re.is_match(l)),
+            "{id}: no line matches {re} in {stdout:#?}"
+        );
+    }
+    for re in expect["stdout_not_matches"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let re = regex::Regex::new(re.as_str().unwrap()).unwrap();
+        assert!(
+            !stdout.iter().any(|l| re.is_match(l)),
+            "{id}: a line matches {re}"
+        );
+    }
+}
+
+#[test]
+fn syscall_capture_expectations() {
+    let detect: Vec<Value> = cases("expectations-syscall.yaml")
+        .into_iter()
+        .filter(|c| c["kind"].as_str() == Some("detect"))
+        .collect();
+    assert_eq!(detect.len(), 53);
+    for case in &detect {
+        run_capture_case(case);
+    }
+}
