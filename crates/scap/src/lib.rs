@@ -11,7 +11,7 @@
 //! let mut w = tripline_scap::Writer::new(&mut buf, "demo-host").unwrap();
 //! w.event(1, 7, 7, 234, &[&1u64.to_le_bytes(), &2u64.to_le_bytes()]).unwrap();
 //! w.finish().unwrap();
-//! let mut r = Reader::new(&buf[..]).unwrap();
+//! let mut r = Reader::new(std::io::Cursor::new(buf)).unwrap();
 //! let mut events = 0;
 //! while let Some(block) = r.next_block().unwrap() {
 //!     if let Block::Event(e) = block {
