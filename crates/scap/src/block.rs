@@ -230,13 +230,20 @@ impl Reader {
                     format!("block length {total} outside 12..={MAX_BLOCK}"),
                 ));
             }
-            // Body plus trailer.
+            // Body plus trailer; read as it arrives, so a corrupt length on a short file does
+            // not allocate the whole claimed size.
             let body_len = total as usize - 8;
-            self.buf.resize(body_len, 0);
-            let mut buf = std::mem::take(&mut self.buf);
-            let got = self.read_exact_at(&mut buf);
-            self.buf = buf;
-            let got = got?;
+            self.buf.clear();
+            let got = match (&mut self.src).take(body_len as u64).read_to_end(&mut self.buf) {
+                Ok(n) => n,
+                Err(source) => {
+                    return Err(ScapError::Io {
+                        offset: self.offset,
+                        source,
+                    })
+                }
+            };
+            self.offset += got as u64;
             if got < body_len {
                 return Err(self.corrupt(
                     start,
