@@ -234,7 +234,10 @@ impl Reader {
             // not allocate the whole claimed size.
             let body_len = total as usize - 8;
             self.buf.clear();
-            let got = match (&mut self.src).take(body_len as u64).read_to_end(&mut self.buf) {
+            let got = match (&mut self.src)
+                .take(body_len as u64)
+                .read_to_end(&mut self.buf)
+            {
                 Ok(n) => n,
                 Err(source) => {
                     return Err(ScapError::Io {

@@ -27,6 +27,7 @@
 pub mod block;
 pub mod event;
 pub mod metadata;
+pub mod record;
 pub mod replay;
 pub mod table;
 pub mod writer;

@@ -211,8 +211,19 @@ fn writer_output_reads_back() {
     w.threads(&threads).unwrap();
     w.fds(100, &fds).unwrap();
     w.users(&users).unwrap();
-    w.event(1, 5, 100, 3, &[&3i64.to_le_bytes(), b"/etc/passwd\0", &1u32.to_le_bytes(), &0u32.to_le_bytes()])
-        .unwrap();
+    w.event(
+        1,
+        5,
+        100,
+        3,
+        &[
+            &3i64.to_le_bytes(),
+            b"/etc/passwd\0",
+            &1u32.to_le_bytes(),
+            &0u32.to_le_bytes(),
+        ],
+    )
+    .unwrap();
     let bytes = w.finish().unwrap();
 
     let mut r = Reader::new(std::io::Cursor::new(bytes)).unwrap();

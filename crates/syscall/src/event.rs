@@ -108,6 +108,21 @@ impl<'a> SyscallEvent<'a> {
         self.kind
     }
 
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// String argument `i` as read from user memory (paths as the caller passed them).
+    pub fn raw_string(&self, i: usize) -> &'a [u8] {
+        self.strings.get(i).copied().unwrap_or_default()
+    }
+
+    /// Path argument `i` resolved against the cwd or directory fd.
+    pub fn resolved_path(&self, i: usize) -> Option<&str> {
+        self.paths.get(i)?.as_deref()
+    }
+
     /// Whether this is the enter half of a syscall (capture replays report both halves).
     pub fn is_enter(&self) -> bool {
         self.enter

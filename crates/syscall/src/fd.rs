@@ -237,6 +237,11 @@ pub struct FdTable {
 }
 
 impl FdTable {
+    /// Every fd with its number, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &Fd)> + '_ {
+        self.fds.iter().map(|(n, f)| (*n, f))
+    }
+
     /// The fd, if known.
     pub fn get(&self, num: i64) -> Option<&Fd> {
         self.fds.get(&num)

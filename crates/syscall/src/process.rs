@@ -196,6 +196,11 @@ pub struct ProcessTable {
 }
 
 impl ProcessTable {
+    /// Every process, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Process> + '_ {
+        self.procs.values()
+    }
+
     /// Seeds the table from every process in `/proc`.
     pub fn from_proc(boot_epoch_ns: u64) -> ProcessTable {
         let mut t = ProcessTable::default();

@@ -204,6 +204,11 @@ struct RunArgs {
     /// test, used by bench/sensor.sh.
     #[arg(long)]
     every_syscall: bool,
+    /// Also write every event to a capture file (`.scap`, gzip if it ends in `.gz`) that
+    /// `tripline replay`, `sysdig -r` and `falco -e` read. Add --all-syscalls to record more
+    /// than the rules need.
+    #[arg(long, value_name = "FILE")]
+    capture: Option<std::path::PathBuf>,
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 64)]
     ring_mib: u32,
@@ -711,6 +716,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration.map(std::time::Duration::from_secs),
         stats_interval: (args.stats_interval > 0)
             .then(|| std::time::Duration::from_secs(args.stats_interval)),
+        capture: args.capture.clone(),
     };
     let mut out = LiveOutput {
         format: args.format,
@@ -734,6 +740,17 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    if let Some(path) = &cfg.capture {
+        eprintln!(
+            "Capture: {} events written to {} ({} of kinds without a capture layout skipped)",
+            stats.captured,
+            path.display(),
+            stats.capture_skipped
+        );
+        if let Some(e) = &stats.capture_error {
+            eprintln!("tripline: writing the capture stopped early: {e}");
+        }
+    }
     let secs = stats.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
         "Events: {} evaluated, {} records in {:.1}s ({:.0} records/s); kernel records: {}, dropped: {} (ring buffer full: {}), truncated: {}, undecodable: {}",

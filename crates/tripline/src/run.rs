@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tripline_event::{Finding, Priority};
 use tripline_rules::{RuleMatching, Ruleset};
+use tripline_scap::record::Recorder;
 use tripline_sensor::wire::{self, Record};
 use tripline_sensor::{KernelCounters, Sensor, SensorConfig, SensorError};
 use tripline_sigma::SigmaRuleset;
@@ -53,6 +54,8 @@ pub struct RunConfig {
     pub duration: Option<Duration>,
     /// Interval of [`RunObserver::on_stats`] calls.
     pub stats_interval: Option<Duration>,
+    /// Also write every event to this capture file (`.scap`, gzip when it ends in `.gz`).
+    pub capture: Option<std::path::PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -65,6 +68,7 @@ impl Default for RunConfig {
             ring_bytes: 64 << 20,
             duration: None,
             stats_interval: None,
+            capture: None,
         }
     }
 }
@@ -92,6 +96,12 @@ pub struct RunStats {
     pub syscalls: Vec<String>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Events written to the capture file.
+    pub captured: u64,
+    /// Events Tripline decodes but has no capture layout for (not written).
+    pub capture_skipped: u64,
+    /// Why writing the capture stopped early, if it did.
+    pub capture_error: Option<String>,
 }
 
 impl RunStats {
@@ -99,6 +109,22 @@ impl RunStats {
     pub fn alerts(&self) -> u64 {
         self.alerts_by_rule.values().sum()
     }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The sensor did not load or attach.
+    #[error(transparent)]
+    Sensor(#[from] SensorError),
+    /// The capture file could not be created.
+    #[error("capture file {path}: {source}")]
+    Capture {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Callbacks of a run.
@@ -129,7 +155,7 @@ pub fn run(
     cfg: &RunConfig,
     stop: &AtomicBool,
     observer: &mut dyn RunObserver,
-) -> Result<RunStats, SensorError> {
+) -> Result<RunStats, RunError> {
     // Seed state before attaching, so the first events find their processes.
     let state = State::from_proc();
     let boot = state.boot_epoch_ns();
@@ -146,9 +172,21 @@ pub fn run(
             .collect(),
         ..RunStats::default()
     };
+    let recorder =
+        match &cfg.capture {
+            Some(path) => Some(open_capture(path, &state, &cfg.hostname).map_err(|source| {
+                RunError::Capture {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?),
+            None => None,
+        };
     observer.on_ready(&stats.syscalls);
     let mut p = Pipeline {
         boot,
+        recorder,
+        last_ts: 0,
         state,
         rules,
         sigma,
@@ -218,14 +256,45 @@ pub fn run(
     // kernel counted as emitted is evaluated before the sensor detaches.
     p.stats.kernel = sensor.counters();
     while sensor.poll(Duration::ZERO, |bytes| p.handle(bytes)) > 0 {}
+    if let Some(rec) = p.recorder.take() {
+        p.stats.captured = rec.written();
+        p.stats.capture_skipped = rec.not_recorded;
+        if let Err(e) = rec.finish().and_then(|mut w| w.flush()) {
+            p.stats.capture_error.get_or_insert(e.to_string());
+        }
+    }
     fill_state_stats(&mut p.stats, &p.state);
     p.stats.elapsed = start.elapsed();
     Ok(p.stats)
 }
 
+/// A capture file sink: gzip when the name ends in `.gz`.
+type CaptureSink = Box<dyn std::io::Write + Send>;
+
+fn open_capture(
+    path: &std::path::Path,
+    state: &State,
+    hostname: &str,
+) -> std::io::Result<Recorder<CaptureSink>> {
+    let file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let sink: CaptureSink = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ))
+    } else {
+        Box::new(file)
+    };
+    Recorder::start(sink, state, hostname)
+}
+
 /// Everything one record goes through: decoding, state, rules, alerts and counts.
 struct Pipeline<'a> {
     boot: u64,
+    /// Capture file being written, if any.
+    recorder: Option<Recorder<CaptureSink>>,
+    /// Time of the latest record (exit records carry none).
+    last_ts: u64,
     state: State,
     rules: &'a Ruleset,
     sigma: Option<&'a mut SigmaRuleset>,
@@ -239,6 +308,8 @@ impl Pipeline<'_> {
     fn handle(&mut self, bytes: &[u8]) {
         let Pipeline {
             boot,
+            recorder,
+            last_ts,
             state,
             rules,
             sigma,
@@ -249,6 +320,13 @@ impl Pipeline<'_> {
         stats.records += 1;
         let mut evaluate = |ev: &SyscallEvent<'_>| {
             stats.events += 1;
+            *last_ts = ev.ts_ns();
+            if let Some(rec) = recorder.as_mut() {
+                if let Err(e) = rec.event(ev) {
+                    stats.capture_error = Some(e.to_string());
+                    *recorder = None;
+                }
+            }
             rules.evaluate(ev, cfg.matching, |rule| {
                 *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
                 observer.on_alert(rule.finding(ev, &cfg.hostname));
@@ -264,8 +342,27 @@ impl Pipeline<'_> {
         };
         match wire::decode(bytes, *boot) {
             Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),
-            Ok(Record::Fork(f)) => state.fork(&f),
-            Ok(Record::Exit { pid }) => state.exit(pid),
+            Ok(Record::Fork(f)) => {
+                state.fork(&f);
+                if let (Some(rec), Some(parent)) =
+                    (recorder.as_mut(), state.processes().get(f.parent_pid))
+                {
+                    *last_ts = f.ts_ns;
+                    if let Err(e) = rec.fork(f.ts_ns, parent, f.parent_pid, f.child_pid) {
+                        stats.capture_error = Some(e.to_string());
+                        *recorder = None;
+                    }
+                }
+            }
+            Ok(Record::Exit { pid }) => {
+                if let Some(rec) = recorder.as_mut() {
+                    if let Err(e) = rec.exit(pid, *last_ts) {
+                        stats.capture_error = Some(e.to_string());
+                        *recorder = None;
+                    }
+                }
+                state.exit(pid)
+            }
             Ok(Record::Syscall(s)) => {
                 state.syscall(&s, &mut evaluate);
             }

@@ -77,15 +77,24 @@ fn with_agent(
     matching: RuleMatching,
     actions: impl FnOnce(),
 ) -> (Vec<Finding>, RunStats) {
+    let cfg = RunConfig {
+        matching,
+        ..RunConfig::default()
+    };
+    with_agent_cfg(rules, cfg, actions)
+}
+
+/// [`with_agent`] with a whole configuration.
+fn with_agent_cfg(
+    rules: Ruleset,
+    cfg: RunConfig,
+    actions: impl FnOnce(),
+) -> (Vec<Finding>, RunStats) {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let agent = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
-            let cfg = RunConfig {
-                matching,
-                ..RunConfig::default()
-            };
             let mut c = Collect {
                 ready: Some(tx),
                 findings: Vec::new(),
@@ -691,4 +700,111 @@ fn ia32_syscalls_are_counted_not_misdecoded() {
         assert!(Command::new(&bin).status().unwrap().success());
     });
     assert!(stats.kernel.compat_skipped >= 100, "{stats:?}");
+}
+
+/// `run --capture` writes what the sensor saw; Tripline and Debian's `sysdig -r` read the file
+/// back with the same event count, process names and file names.
+#[test]
+fn capture_round_trip_with_sysdig() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.scap.gz");
+    let marker = dir.path().join("capture-marker.txt");
+    std::fs::write(&marker, "x").unwrap();
+    let cfg = RunConfig {
+        all_syscalls: true,
+        capture: Some(file.clone()),
+        ..RunConfig::default()
+    };
+    let script = format!("cat {} > /dev/null", marker.display());
+    let (_, stats) = with_agent_cfg(rules(&[]), cfg, || sh(&script));
+    assert!(stats.capture_error.is_none(), "{:?}", stats.capture_error);
+    assert!(stats.captured > 0);
+
+    // Read back by Tripline: every event, the cat and its open of the marker.
+    let (rules, _) = load(&[], &schemas());
+    let cfg = tripline::replay::CaptureConfig {
+        all_events: true,
+        ..Default::default()
+    };
+    let mut names = BTreeSet::new();
+    let mut files = BTreeSet::new();
+    let mut reader = tripline_scap::Reader::open(&file).unwrap();
+    let mut replay = tripline_scap::replay::Replayer::new(true);
+    while let Some(block) = reader.next_block().unwrap() {
+        replay.block(block, &mut |ev| {
+            if let Some(p) = ev.process() {
+                names.insert(p.comm.clone());
+            }
+            if let Some((_, f)) = ev.fd() {
+                files.insert(f.name.clone());
+            }
+        });
+    }
+    assert_eq!(replay.stats.events, stats.captured);
+    let replayed = tripline::replay::run_capture(
+        &rules,
+        None,
+        &[file.display().to_string()],
+        &cfg,
+        &mut |_| {},
+        &mut || {},
+    );
+    assert_eq!(replayed.events, stats.captured);
+    assert!(names.contains("cat"), "{names:?}");
+    let marker_name = marker.display().to_string();
+    assert!(files.contains(&marker_name), "{files:?}");
+
+    // Read back by sysdig (installed by .ci/run from Debian).
+    let out = match Command::new("sysdig")
+        .arg("-r")
+        .arg(&file)
+        // `*`: print every event, also those without an fd.
+        .args([
+            "-p",
+            "*%evt.num %proc.name %fd.name %thread.tid %proc.pid %evt.type %evt.dir",
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if std::env::var_os("TRIPLINE_REQUIRE_SENSOR_TESTS").is_none() => {
+            eprintln!("skipping the sysdig half: {e}");
+            return;
+        }
+        Err(e) => panic!("sysdig: {e} (install Debian's sysdig package)"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len() as u64,
+        stats.captured,
+        "sysdig printed a different count"
+    );
+    let sysdig_names: BTreeSet<String> = lines
+        .iter()
+        .filter_map(|l| l.split(' ').nth(1))
+        .map(str::to_string)
+        .collect();
+    let unnamed: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("<NA> "))
+        .take(5)
+        .collect();
+    assert_eq!(
+        sysdig_names, names,
+        "process names differ; unnamed: {unnamed:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" cat ") && l.contains(&format!(" {marker_name} "))),
+        "sysdig does not show cat opening {marker_name}"
+    );
 }
