@@ -46,11 +46,12 @@ pub(crate) struct Guard {
     values: GuardValues,
 }
 
-/// The allowed values: a short list is scanned, a long one hashed.
+/// The allowed values: a short list is scanned, a long one hashed; or one boolean.
 #[derive(Debug, Clone)]
 enum GuardValues {
     Few(Vec<String>),
     Many(HashSet<String>),
+    Bool(bool),
 }
 
 impl GuardValues {
@@ -62,15 +63,42 @@ impl GuardValues {
         }
     }
 
+    /// Values allowed by either guard; `None` when the union allows anything.
+    fn union(&self, other: &GuardValues) -> Option<GuardValues> {
+        let strings = |g: &GuardValues| -> Option<Vec<String>> {
+            match g {
+                GuardValues::Few(l) => Some(l.clone()),
+                GuardValues::Many(s) => Some(s.iter().cloned().collect()),
+                GuardValues::Bool(_) => None,
+            }
+        };
+        match (self, other) {
+            (GuardValues::Bool(a), GuardValues::Bool(b)) => {
+                (a == b).then_some(GuardValues::Bool(*a))
+            }
+            _ => {
+                let mut all = strings(self)?;
+                for v in strings(other)? {
+                    if !all.contains(&v) {
+                        all.push(v);
+                    }
+                }
+                Some(GuardValues::new(all))
+            }
+        }
+    }
+
     fn contains(&self, v: &str) -> bool {
         match self {
             GuardValues::Few(list) => list.iter().any(|x| x == v),
             GuardValues::Many(set) => set.contains(v),
+            GuardValues::Bool(_) => true,
         }
     }
 }
 
-/// Conjuncts of the form `field = "x"` / `field in ("x", ...)` on a plain string field.
+/// Conjuncts of the form `field = "x"` / `field in ("x", ...)` on a plain string field, or
+/// `field = true|false` on a boolean one (such as `evt.is_open_write`, which many rules share).
 fn guard_candidates(m: &Matcher, out: &mut Vec<Guard>) {
     match m {
         Matcher::And(parts) => {
@@ -78,9 +106,53 @@ fn guard_candidates(m: &Matcher, out: &mut Vec<Guard>) {
                 guard_candidates(p, out);
             }
         }
+        Matcher::Or(parts) => {
+            // A field guarded in every branch guards the whole, with the union of the values
+            // (`(open_read or open_file_failed)` both need `fd.typechar = 'f'`).
+            let branches: Vec<Vec<Guard>> = parts
+                .iter()
+                .map(|p| {
+                    let mut g = Vec::new();
+                    guard_candidates(p, &mut g);
+                    g
+                })
+                .collect();
+            let Some((first, rest)) = branches.split_first() else {
+                return;
+            };
+            for g in first {
+                let mut values = Some(g.values.clone());
+                for other in rest {
+                    values = match (values, other.iter().find(|o| o.field == g.field)) {
+                        (Some(v), Some(o)) => v.union(&o.values),
+                        _ => None,
+                    };
+                }
+                if let Some(values) = values {
+                    out.push(Guard {
+                        field: g.field.clone(),
+                        slot: 0,
+                        values,
+                    });
+                }
+            }
+        }
         Matcher::Check(c) => {
             let Operand::Field(f) = &c.lhs else { return };
-            if f.list || f.ty != tripline_event::FieldType::String {
+            if f.list {
+                return;
+            }
+            if f.ty == tripline_event::FieldType::Bool {
+                if let Test::Compare(Op::Eq, Literal::Bool(b)) = &c.test {
+                    out.push(Guard {
+                        field: f.clone(),
+                        slot: 0,
+                        values: GuardValues::Bool(*b),
+                    });
+                }
+                return;
+            }
+            if f.ty != tripline_event::FieldType::String {
                 return;
             }
             let values: Option<Vec<String>> = match &c.test {
@@ -319,8 +391,17 @@ impl Ruleset {
             None => idx.any_type.as_slice(),
         };
         let mut fired = 0;
-        // Guard fields read so far for this event, by slot (None = not read yet).
-        let mut read: Vec<Option<Option<Value<'_>>>> = vec![None; self.guard_fields];
+        // Guard fields read so far for this event, by slot (None = not read yet); on the stack
+        // for the usual few slots (this runs for every event).
+        let mut inline: arrayvec::ArrayVec<Option<Option<Value<'_>>>, 32> = Default::default();
+        let mut heap: Vec<Option<Option<Value<'_>>>>;
+        let read: &mut [Option<Option<Value<'_>>>] = if self.guard_fields <= inline.capacity() {
+            inline.extend((0..self.guard_fields).map(|_| None));
+            &mut inline
+        } else {
+            heap = vec![None; self.guard_fields];
+            &mut heap
+        };
         for &i in candidates {
             let rule = &self.rules[i];
             let mut possible = true;
@@ -330,6 +411,10 @@ impl Ruleset {
                     // Absent: the `=`/`in` conjunct is false, so is the rule.
                     None => false,
                     Some(Value::Str(s)) => g.values.contains(s),
+                    Some(Value::Bool(b)) => match g.values {
+                        GuardValues::Bool(want) => *b == want,
+                        _ => true,
+                    },
                     Some(_) => true,
                 };
                 if !possible {

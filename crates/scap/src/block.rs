@@ -110,9 +110,13 @@ pub enum Block<'a> {
 /// }
 /// ```
 pub struct Reader {
-    src: Box<dyn BufRead>,
-    offset: u64,
+    src: Box<dyn Read>,
+    /// Bytes read from `src`; `buf[pos..end]` is not consumed yet. Blocks are parsed in place.
     buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Stream offset of `buf[pos]`.
+    offset: u64,
     ranges: Vec<(u32, u32)>,
     started: bool,
     /// Events whose type code is beyond [`table::EVENT_MAX`] (a newer producer), skipped.
@@ -140,18 +144,17 @@ impl Reader {
         let head = buffered
             .fill_buf()
             .map_err(|source| ScapError::Io { offset: 0, source })?;
-        let src: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                MultiGzDecoder::new(buffered),
-            ))
+        let src: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+            Box::new(MultiGzDecoder::new(buffered))
         } else {
             Box::new(buffered)
         };
         Ok(Reader {
             src,
+            buf: vec![0; 1 << 20],
+            pos: 0,
+            end: 0,
             offset: 0,
-            buf: Vec::with_capacity(1 << 16),
             ranges: Vec::with_capacity(32),
             started: false,
             unknown_events: 0,
@@ -171,49 +174,82 @@ impl Reader {
         }
     }
 
-    /// Fills `n` bytes or reports how many were there. Returns `Ok(false)` at a clean end.
-    fn read_exact_at(&mut self, out: &mut [u8]) -> Result<usize, ScapError> {
-        let mut got = 0;
-        while got < out.len() {
-            match self.src.read(&mut out[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
+    /// Makes `n` unconsumed bytes available in `buf[pos..]`; `false` if the stream ends first.
+    /// The buffer grows only as data arrives, so a corrupt length cannot make it allocate the
+    /// whole claimed size.
+    fn fill(&mut self, n: usize) -> Result<bool, ScapError> {
+        if self.end - self.pos >= n {
+            return Ok(true);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end < n {
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(n.max(1 << 16));
+                self.buf.resize(grown, 0);
+            }
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(k) => self.end += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     return Err(ScapError::Io {
-                        offset: self.offset + got as u64,
+                        offset: self.offset + self.end as u64,
                         source,
                     })
                 }
             }
         }
-        self.offset += got as u64;
-        Ok(got)
+        Ok(true)
     }
 
     /// The next block, or `None` at the end of the capture.
     pub fn next_block(&mut self) -> Result<Option<Block<'_>>, ScapError> {
         loop {
-            let start = self.offset;
-            let mut head = [0u8; 8];
-            let got = self.read_exact_at(&mut head)?;
-            if got == 0 {
-                if !self.started {
-                    return Err(ScapError::Corrupt {
-                        offset: 0,
-                        block: None,
-                        what: "empty file (expected a scap section header)".into(),
-                    });
-                }
+            let Some((kind, at, total, start)) = self.next_raw()? else {
                 return Ok(None);
+            };
+            if is_event_block(kind) {
+                // Skip event types newer than the table, as libscap does.
+                let code_at = at + 8 + 2 + if has_flags(kind) { 4 } else { 0 } + 20;
+                if let Some(c) = self.buf.get(code_at..code_at + 2) {
+                    if u16::from_le_bytes([c[0], c[1]]) >= table::EVENT_MAX {
+                        self.unknown_events += 1;
+                        continue;
+                    }
+                }
             }
-            if got < 8 {
+            return self.decode(kind, at, total, start).map(Some);
+        }
+    }
+
+    /// Reads and checks the framing of the next block: type, position in `buf`, length and
+    /// stream offset.
+    fn next_raw(&mut self) -> Result<Option<(u32, usize, usize, u64)>, ScapError> {
+        {
+            let start = self.offset;
+            if !self.fill(8)? {
+                let got = self.end - self.pos;
+                if got == 0 {
+                    if !self.started {
+                        return Err(ScapError::Corrupt {
+                            offset: 0,
+                            block: None,
+                            what: "empty file (expected a scap section header)".into(),
+                        });
+                    }
+                    return Ok(None);
+                }
                 return Err(ScapError::Corrupt {
                     offset: start,
                     block: None,
                     what: format!("truncated block header ({got} of 8 bytes)"),
                 });
             }
+            let head = &self.buf[self.pos..self.pos + 8];
             let kind = u32::from_le_bytes(head[..4].try_into().expect("4"));
             let total = u32::from_le_bytes(head[4..].try_into().expect("4"));
             if !self.started && kind != SHB {
@@ -230,47 +266,51 @@ impl Reader {
                     format!("block length {total} outside 12..={MAX_BLOCK}"),
                 ));
             }
-            // Body plus trailer; read as it arrives, so a corrupt length on a short file does
-            // not allocate the whole claimed size.
-            let body_len = total as usize - 8;
-            self.buf.clear();
-            let got = match (&mut self.src)
-                .take(body_len as u64)
-                .read_to_end(&mut self.buf)
-            {
-                Ok(n) => n,
-                Err(source) => {
-                    return Err(ScapError::Io {
-                        offset: self.offset,
-                        source,
-                    })
-                }
-            };
-            self.offset += got as u64;
-            if got < body_len {
+            let total = total as usize;
+            if !self.fill(total)? {
+                let got = self.end - self.pos - 8;
                 return Err(self.corrupt(
                     start,
                     kind,
-                    format!("truncated block: {got} of {body_len} bytes after the header"),
+                    format!(
+                        "truncated block: {got} of {} bytes after the header",
+                        total - 8
+                    ),
                 ));
             }
-            let trailer = u32::from_le_bytes(self.buf[body_len - 4..].try_into().expect("4"));
-            if trailer != total {
+            let at = self.pos;
+            self.pos += total;
+            self.offset += total as u64;
+            let block = &self.buf[at..at + total];
+            let trailer = u32::from_le_bytes(block[total - 4..].try_into().expect("4"));
+            if trailer as usize != total {
                 return Err(self.corrupt(
                     start,
                     kind,
                     format!("block trailer says {trailer} bytes, header says {total}"),
                 ));
             }
-            let body_end = body_len - 4;
             self.started = true;
+            Ok(Some((kind, at, total, start)))
+        }
+    }
+
+    /// Decodes a framed block.
+    fn decode(
+        &mut self,
+        kind: u32,
+        at: usize,
+        total: usize,
+        start: u64,
+    ) -> Result<Block<'_>, ScapError> {
+        {
             let fail = |what: String| ScapError::Corrupt {
                 offset: start,
                 block: Some(kind),
                 what,
             };
-            let body = &self.buf[..body_end];
-            return Ok(Some(match kind {
+            let body = &self.buf[at + 8..at + total - 4];
+            Ok(match kind {
                 SHB => {
                     let mut c = metadata::Cursor::new(body);
                     let magic = c.u32("byte-order magic").map_err(fail)?;
@@ -307,22 +347,31 @@ impl Reader {
                             ts_ns,
                             tid,
                             code,
-                            data: &self.buf[..body_end],
+                            data: body,
                             ranges: &self.ranges,
                         }),
-                        None => {
-                            self.unknown_events += 1;
-                            continue;
-                        }
+                        // Filtered out by `next_block`; kept for a block too short to peek.
+                        None => Block::Other(kind),
                     }
                 }
                 _ => match metadata::proclist_version(kind) {
                     Some(v) => Block::Threads(metadata::proclist(body, v).map_err(fail)?),
                     None => Block::Other(kind),
                 },
-            }));
+            })
         }
     }
+}
+
+fn is_event_block(kind: u32) -> bool {
+    matches!(
+        kind,
+        EV | EV_INT | EV_V2 | EVF | EVF_V2 | EV_V2_LARGE | EVF_V2_LARGE
+    )
+}
+
+fn has_flags(kind: u32) -> bool {
+    matches!(kind, EVF | EVF_V2 | EVF_V2_LARGE)
 }
 
 /// cpu, flags, time, tid and type code of an event; its parameter ranges (offsets in the block

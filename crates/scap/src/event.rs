@@ -25,7 +25,7 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Falco's `evt.type`.
     pub fn name(&self) -> &'static str {
-        table::info(self.code).name
+        table::meta(self.code).info.name
     }
 
     /// Whether this is the enter half of a syscall (`evt.dir` `>`).

@@ -275,7 +275,12 @@ impl<W: Write> Recorder<W> {
         child: u32,
     ) -> std::io::Result<()> {
         self.known.insert(child, child);
-        self.clone_event(ts_ns, parent, parent_tid, child as i64, 0)
+        self.clone_event(ts_ns, parent, parent_tid, child as i64, 0)?;
+        // The child's side too: readers that did not know the parent create the child from it.
+        let mut child_view = parent.clone();
+        child_view.pid = child;
+        child_view.ppid = parent.pid;
+        self.clone_event(ts_ns, &child_view, child, 0, 0)
     }
 
     /// Makes a thread known to readers before its first event. The sensor reports new

@@ -50,7 +50,11 @@ impl<'s> Args<'s> {
     fn arg(&self, name: &str) -> Option<&'s [u8]> {
         self.e.named(name).or_else(|| {
             let s = self.enter?;
-            let i = table::info(s.code).params.iter().position(|p| *p == name)?;
+            let meta = table::meta(s.code);
+            let i = match table::key(name) {
+                Some(k) => Some(meta.keys[k] as usize).filter(|&i| i != u8::MAX as usize),
+                None => meta.info.params.iter().position(|p| *p == name),
+            }?;
             s.params.get(i).map(Vec::as_slice)
         })
     }
@@ -89,6 +93,9 @@ pub struct Replayer {
     threads: FxHashMap<u64, u32>,
     stash: FxHashMap<u64, Stash>,
     all_events: bool,
+    /// A thread that exited: removed when the next event arrives, as libsinsp does, so events
+    /// of its other threads still in flight keep their process.
+    pending_exit: Option<(u64, u32)>,
     /// Counters.
     pub stats: ReplayStats,
 }
@@ -101,6 +108,7 @@ impl Replayer {
             threads: FxHashMap::default(),
             stash: FxHashMap::default(),
             all_events,
+            pending_exit: None,
             stats: ReplayStats::default(),
         }
     }
@@ -183,8 +191,16 @@ impl Replayer {
 
     fn event(&mut self, e: &Event<'_>, on_event: &mut dyn FnMut(&SyscallEvent<'_>)) {
         self.stats.events += 1;
-        let name = e.name();
-        let report = self.all_events || !table::is_simple_consumer_drop(name);
+        if let Some((tid, pid)) = self.pending_exit.take() {
+            if tid as u32 == pid {
+                self.state.exit(pid);
+            }
+            self.threads.remove(&tid);
+            self.stash.remove(&tid);
+        }
+        let meta = table::meta(e.code);
+        let name = meta.info.name;
+        let report = self.all_events || !meta.simple_drop;
         if report {
             self.stats.reported += 1;
         } else {
@@ -198,12 +214,15 @@ impl Replayer {
         let tid = e.tid;
         let pid = self.pid_of(tid);
         if e.is_enter() {
-            let stash = self.stash.entry(tid).or_default();
-            stash.code = e.code;
-            stash.params.resize_with(e.len(), Vec::new);
-            for (i, p) in stash.params.iter_mut().enumerate() {
-                p.clear();
-                p.extend_from_slice(e.param(i).unwrap_or_default());
+            // Keep it only when its exit will need it (old layouts, close, dup, ...).
+            if table::meta(e.code + 1).needs_enter {
+                let stash = self.stash.entry(tid).or_default();
+                stash.code = e.code;
+                stash.params.resize_with(e.len(), Vec::new);
+                for (i, p) in stash.params.iter_mut().enumerate() {
+                    p.clear();
+                    p.extend_from_slice(e.param(i).unwrap_or_default());
+                }
             }
             let fd = e.int("fd");
             self.state.observe(
@@ -211,7 +230,7 @@ impl Replayer {
                     ts_ns: e.ts_ns,
                     tid: tid as u32,
                     pid,
-                    kind: Kind::from_name(name),
+                    kind: meta.kind,
                     type_name: name,
                     enter: true,
                     ret: 0,
@@ -220,16 +239,16 @@ impl Replayer {
                 &mut sink,
             );
             if name == "procexit" {
-                if tid as u32 == pid {
-                    self.state.exit(pid);
-                }
-                self.threads.remove(&tid);
-                self.stash.remove(&tid);
+                self.pending_exit = Some((tid, pid));
             }
             return;
         }
         // Borrow the enter event out of the map (leaving an empty one, no allocation).
-        let enter = self.stash.get_mut(&tid).map(std::mem::take);
+        let enter = if meta.needs_enter {
+            self.stash.get_mut(&tid).map(std::mem::take)
+        } else {
+            None
+        };
         let args = Args {
             e,
             enter: enter.as_ref().filter(|s| s.code + 1 == e.code),
@@ -259,7 +278,7 @@ impl Replayer {
             ts_ns: e.ts_ns,
             tid: tid as u32,
             pid,
-            kind: Kind::from_name(name),
+            kind: table::meta(e.code).kind,
             ret: args.int("res").unwrap_or(0),
             ..Syscall::default()
         };

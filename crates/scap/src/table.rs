@@ -242,13 +242,82 @@ pub struct EventInfo {
     pub params: &'static [&'static str],
 }
 
+/// Per-code facts readers need on every event, computed once.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// Name and parameters.
+    pub info: EventInfo,
+    /// [`is_simple_consumer_drop`] of the name.
+    pub simple_drop: bool,
+    /// For an exit code: its enter event has parameters the exit lacks (so a reader must keep
+    /// the enter event until the exit arrives).
+    pub needs_enter: bool,
+    /// The syscall, when Tripline decodes it.
+    pub kind: Option<tripline_syscall::Kind>,
+    /// Position of each [`KEYS`] parameter (255 = absent).
+    pub keys: [u8; KEYS.len()],
+}
+
+/// Parameters looked up on most events, found by index instead of by name.
+pub const KEYS: [&str; 12] = [
+    "fd", "res", "name", "flags", "mode", "dirfd", "path", "oldpath", "newpath", "tuple", "uid",
+    "gid",
+];
+
+/// Index of `name` in [`KEYS`]; with a literal argument this folds to a constant.
+#[inline(always)]
+pub fn key(name: &str) -> Option<usize> {
+    Some(match name {
+        "fd" => 0,
+        "res" => 1,
+        "name" => 2,
+        "flags" => 3,
+        "mode" => 4,
+        "dirfd" => 5,
+        "path" => 6,
+        "oldpath" => 7,
+        "newpath" => 8,
+        "tuple" => 9,
+        "uid" => 10,
+        "gid" => 11,
+        _ => return None,
+    })
+}
+
+/// The [`Meta`] of `code`.
+pub fn meta(code: u16) -> &'static Meta {
+    static TABLE: std::sync::OnceLock<Vec<Meta>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..=EVENT_MAX)
+            .map(|c| {
+                let info = EventInfo {
+                    name: NAMES.get(c as usize / 2).copied().unwrap_or("unknown"),
+                    params: params(c),
+                };
+                let needs_enter =
+                    c % 2 == 1 && params(c - 1).iter().any(|p| !info.params.contains(p));
+                let mut keys = [u8::MAX; KEYS.len()];
+                for (k, name) in KEYS.iter().enumerate() {
+                    if let Some(i) = info.params.iter().position(|p| p == name) {
+                        keys[k] = i as u8;
+                    }
+                }
+                Meta {
+                    info,
+                    simple_drop: is_simple_consumer_drop(info.name),
+                    needs_enter,
+                    kind: tripline_syscall::Kind::from_name(info.name),
+                    keys,
+                }
+            })
+            .collect()
+    });
+    &table[(code.min(EVENT_MAX)) as usize]
+}
+
 /// The table entry of `code`; unknown codes are named `"unknown"`.
 pub fn info(code: u16) -> EventInfo {
-    let name = NAMES.get(code as usize / 2).copied().unwrap_or("unknown");
-    EventInfo {
-        name,
-        params: params(code),
-    }
+    meta(code).info
 }
 
 /// Whether Falco skips this event type unless asked for all events (`-A`): high-volume I/O,
@@ -523,5 +592,23 @@ mod tests {
         assert_eq!(info(391).name, "umount2");
         assert_eq!(info(392).name, "unknown");
         assert_eq!(info(2).name, info(3).name);
+    }
+
+    #[test]
+    fn keys_agree_with_names() {
+        for (k, name) in KEYS.iter().enumerate() {
+            assert_eq!(key(name), Some(k));
+        }
+        assert_eq!(meta(3).keys[key("name").unwrap()], 1);
+        assert_eq!(meta(3).keys[key("path").unwrap()], u8::MAX);
+    }
+
+    #[test]
+    fn exits_that_need_their_enter_event() {
+        assert!(meta(5).needs_enter, "close: the fd is on the enter side");
+        assert!(meta(103).needs_enter, "old openat: only the fd on exit");
+        assert!(!meta(307).needs_enter, "openat v2 repeats its arguments");
+        assert!(!meta(3).needs_enter);
+        assert!(meta(4).simple_drop && !meta(2).simple_drop);
     }
 }

@@ -12,11 +12,38 @@ use crate::input::{Exec, Fork, Kind, Syscall};
 use crate::process::{split_nul, Process, ProcessTable};
 use crate::users::UserDb;
 
+/// An `evt.type` name, hashed and compared by address: counting runs for every event, and
+/// names are `'static` literals. Equal names at two addresses count apart; readers add them up
+/// by [`StaticName::name`].
+#[derive(Debug, Clone, Copy)]
+pub struct StaticName(pub &'static str);
+
+impl StaticName {
+    /// The name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl PartialEq for StaticName {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for StaticName {}
+
+impl std::hash::Hash for StaticName {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.0.as_ptr() as usize).hash(h);
+    }
+}
+
 /// Counters kept by [`State`].
 #[derive(Debug, Clone, Default)]
 pub struct StateStats {
-    /// Events handed to the rules, by `evt.type`.
-    pub events_by_type: FxHashMap<&'static str, u64>,
+    /// Events handed to the rules, by `evt.type` (see [`StaticName`]).
+    pub events_by_type: FxHashMap<StaticName, u64>,
     /// Syscall records for numbers Tripline does not decode.
     pub unknown_syscalls: u64,
     /// Processes first seen mid-flight and read from /proc.
@@ -121,7 +148,7 @@ impl State {
     }
 
     fn count(&mut self, ty: &'static str) {
-        *self.stats.events_by_type.entry(ty).or_default() += 1;
+        *self.stats.events_by_type.entry(StaticName(ty)).or_default() += 1;
     }
 
     /// Makes sure `pid` is in the table, reading `/proc` for processes we missed.
@@ -576,6 +603,17 @@ fn sockaddr_ip(sa: &[u8]) -> Option<(IpAddr, u16)> {
 pub fn resolve_path(base: &str, raw: &str) -> String {
     if raw.is_empty() {
         return String::new();
+    }
+    // Most paths are already clean and absolute: one copy, no splitting.
+    if raw.starts_with('/')
+        && !raw.contains("//")
+        && !raw.contains("/./")
+        && !raw.contains("/../")
+        && !raw.ends_with("/.")
+        && !raw.ends_with("/..")
+        && (raw.len() == 1 || !raw.ends_with('/'))
+    {
+        return raw.to_string();
     }
     let joined;
     let full = if raw.starts_with('/') {

@@ -372,12 +372,13 @@ impl Pipeline<'_> {
 }
 
 fn fill_state_stats(stats: &mut RunStats, state: &State) {
-    stats.events_by_type = state
-        .stats
-        .events_by_type
-        .iter()
-        .map(|(k, v)| (k.to_string(), *v))
-        .collect();
+    stats.events_by_type.clear();
+    for (k, v) in &state.stats.events_by_type {
+        *stats
+            .events_by_type
+            .entry(k.name().to_string())
+            .or_default() += v;
+    }
     stats.state_dropped = state.processes().dropped + state.stats.fds_dropped;
     stats.undecoded_syscalls = state.stats.unknown_syscalls;
 }
