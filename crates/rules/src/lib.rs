@@ -37,6 +37,7 @@ pub mod condition;
 mod diagnostic;
 pub mod falco;
 pub mod matcher;
+mod memo;
 mod output;
 mod ruleset;
 

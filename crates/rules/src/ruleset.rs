@@ -1,6 +1,8 @@
 //! Compiled rules, indexed by source and event type, with Falco's run-time selection.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use tripline_event::{Event, FieldRef, Finding, Priority, Value};
 
@@ -273,7 +275,7 @@ impl Ruleset {
             guard_fields: guard_fields.len(),
             rules,
             min_priority: None,
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         rs.reindex();
         rs
@@ -345,7 +347,7 @@ impl Ruleset {
     }
 
     fn reindex(&mut self) {
-        let mut index: HashMap<String, SourceIndex> = HashMap::new();
+        let mut index: HashMap<String, SourceIndex> = HashMap::default();
         let mut typed: Vec<(usize, &BTreeSet<String>)> = Vec::new();
         for (i, r) in self.rules.iter().enumerate() {
             if !self.is_active(r) {
@@ -390,6 +392,8 @@ impl Ruleset {
             Some(bucket) => bucket.as_slice(),
             None => idx.any_type.as_slice(),
         };
+        let memo = crate::memo::Memo::new(ev);
+        let ev: &dyn Event = &memo;
         let mut fired = 0;
         // Guard fields read so far for this event, by slot (None = not read yet); on the stack
         // for the usual few slots (this runs for every event).
@@ -467,5 +471,53 @@ mod tests {
         assert!(!wildcard("K8s*Created", "K8s Service Deleted"));
         assert!(wildcard("a*b*c", "a-b-c"));
         assert!(!wildcard("abc", "abcd"));
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use crate::falco::{load, RulesFile};
+
+    fn guards_of(condition: &str) -> Vec<String> {
+        let rules = format!(
+            "- rule: r\n  desc: d\n  condition: {condition}\n  output: o\n  priority: WARNING\n"
+        );
+        let schema = tripline_event::SourceSchema::new(
+            "syscall",
+            tripline_event::FieldTable::from_tsv(
+                "name\ttype\nevt.type\tstring\nfd.typechar\tstring\nfd.num\tint64\nevt.is_open_read\tbool\n",
+            ),
+        );
+        let (set, report) = load(
+            &[RulesFile {
+                name: "t.yaml".into(),
+                content: rules,
+            }],
+            &[schema],
+        );
+        assert!(report.is_ok(), "{:?}", report.errors);
+        set.rules()[0]
+            .guards
+            .iter()
+            .map(|g| format!("{}={:?}", g.field.display, g.values))
+            .collect()
+    }
+
+    #[test]
+    fn or_branches_share_their_common_guards() {
+        let g = guards_of(
+            "(evt.type in (open, openat) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0) \
+             or (evt.type = openat2 and fd.typechar='f' and fd.num=-1)",
+        );
+        assert!(g.iter().any(|x| x.starts_with("fd.typechar=")), "{g:?}");
+        assert!(
+            g.iter()
+                .any(|x| x.starts_with("evt.type=") && x.contains("openat2")),
+            "{g:?}"
+        );
+        assert!(
+            !g.iter().any(|x| x.starts_with("evt.is_open_read")),
+            "{g:?}"
+        );
     }
 }

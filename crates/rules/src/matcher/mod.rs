@@ -6,7 +6,7 @@
 mod compile;
 mod pattern;
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -463,7 +463,7 @@ fn compare_str(s: &str, op: Op, l: &str) -> bool {
         Op::Eq => s == l,
         Op::Ne => s != l,
         Op::Lt | Op::Le | Op::Gt | Op::Ge => ordered(s, op, l),
-        Op::Contains => s.contains(l),
+        Op::Contains => memchr::memmem::find(s.as_bytes(), l.as_bytes()).is_some(),
         Op::IContains => memchr::memmem::find(
             s.to_ascii_lowercase().as_bytes(),
             l.to_ascii_lowercase().as_bytes(),
