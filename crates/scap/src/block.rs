@@ -7,7 +7,7 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 
 use crate::event::{le_uint, Event};
-use crate::metadata::{self, FdInfo, MachineInfo, ThreadInfo, UserList};
+use crate::metadata::{self, FdInfo, Interface, MachineInfo, ThreadInfo, UserList};
 use crate::table;
 
 /// Section header block type (also the pcapng one).
@@ -36,6 +36,9 @@ const EVF_V2_LARGE: u32 = 0x222;
 const UL: u32 = 0x206;
 const UL_INT: u32 = 0x8012_ABCD;
 const MI_INT: u32 = 0x8002_ABCD;
+const IL: u32 = 0x205;
+const IL_INT: u32 = 0x8011_ABCD;
+const IL_V2: u32 = 0x219;
 
 /// Largest block accepted; bigger lengths mean a corrupt file (and would exhaust memory).
 const MAX_BLOCK: u32 = 256 << 20;
@@ -93,9 +96,11 @@ pub enum Block<'a> {
     },
     /// Users and groups.
     Users(UserList),
+    /// Network interface addresses.
+    Interfaces(Vec<Interface>),
     /// An event.
     Event(Event<'a>),
-    /// A block Tripline does not use (interface lists, newer block types); skipped.
+    /// A block type Tripline does not know (a newer producer); skipped.
     Other(u32),
 }
 
@@ -335,6 +340,9 @@ impl Reader {
                 FDL | FDL_INT | FDL_V2 => {
                     let (tid, fds) = metadata::fdlist(body, kind == FDL_V2).map_err(fail)?;
                     Block::Fds { tid, fds }
+                }
+                IL | IL_INT | IL_V2 => {
+                    Block::Interfaces(metadata::interfaces(body, kind == IL_V2).map_err(fail)?)
                 }
                 UL | UL_INT | UL_V2 => {
                     Block::Users(metadata::userlist(body, kind == UL_V2).map_err(fail)?)

@@ -34,5 +34,5 @@ pub mod writer;
 
 pub use block::{Block, Reader, ScapError};
 pub use event::Event;
-pub use metadata::{FdInfo, FdKind, FdTarget, MachineInfo, ThreadInfo, UserList};
+pub use metadata::{FdInfo, FdKind, FdTarget, Interface, MachineInfo, ThreadInfo, UserList};
 pub use writer::Writer;

@@ -174,6 +174,75 @@ pub struct FdInfo {
     pub target: FdTarget,
 }
 
+/// One address of a network interface of the recording machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// Interface name (`lo`, `eth0`).
+    pub name: String,
+    /// Address.
+    pub addr: std::net::IpAddr,
+    /// Netmask.
+    pub netmask: std::net::IpAddr,
+}
+
+/// Parses an interface-list block (v1 entries, or v2 entries with a length prefix).
+pub(crate) fn interfaces(body: &[u8], v2: bool) -> Result<Vec<Interface>, String> {
+    let mut c = Cursor::new(body);
+    let mut out = Vec::new();
+    while c.remaining() >= 4 {
+        let start = c.pos;
+        let entry = if v2 {
+            c.u32("interface entry length")? as usize
+        } else {
+            0
+        };
+        let ty = c.u16("interface type")?;
+        let name_len = c.u16("interface name length")? as usize;
+        let v4 = |c: &mut Cursor<'_>| -> Result<std::net::IpAddr, String> {
+            let b: [u8; 4] = c.bytes(4, "ipv4 address")?.try_into().expect("4");
+            Ok(Ipv4Addr::from(b).into())
+        };
+        let v6 = |c: &mut Cursor<'_>| -> Result<std::net::IpAddr, String> {
+            let b: [u8; 16] = c.bytes(16, "ipv6 address")?.try_into().expect("16");
+            Ok(Ipv6Addr::from(b).into())
+        };
+        // Types: 1 IPv4, 2 IPv6, 3 IPv4 and 4 IPv6 without the link speed field.
+        let (addr, netmask) = match ty {
+            1 | 3 => {
+                let (a, m) = (v4(&mut c)?, v4(&mut c)?);
+                v4(&mut c)?;
+                (a, m)
+            }
+            2 | 4 => {
+                let (a, m) = (v6(&mut c)?, v6(&mut c)?);
+                v6(&mut c)?;
+                (a, m)
+            }
+            other => return Err(format!("unknown interface entry type {other}")),
+        };
+        if ty <= 2 {
+            c.u64("link speed")?;
+        }
+        let name = c.bytes(name_len, "interface name")?;
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        out.push(Interface {
+            name: String::from_utf8_lossy(&name[..end]).into_owned(),
+            addr,
+            netmask,
+        });
+        if entry != 0 {
+            let read = c.pos - start;
+            if entry + 4 < read {
+                return Err(format!(
+                    "interface entry is {entry} bytes, fields take {read}"
+                ));
+            }
+            c.bytes(entry + 4 - read, "interface entry tail")?;
+        }
+    }
+    Ok(out)
+}
+
 /// Users and groups of the recording machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserList {

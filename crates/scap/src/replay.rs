@@ -145,7 +145,7 @@ impl Replayer {
                 u.groups.iter().cloned(),
             )),
             Block::Event(e) => self.event(&e, on_event),
-            Block::Section { .. } | Block::Machine(_) | Block::Other(_) => {}
+            Block::Section { .. } | Block::Machine(_) | Block::Interfaces(_) | Block::Other(_) => {}
         }
     }
 

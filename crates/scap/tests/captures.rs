@@ -62,6 +62,25 @@ fn upstream_captures_read_completely() {
 }
 
 #[test]
+fn interface_lists_decode() {
+    for name in ["cat_write.scap", "empty.scap"] {
+        let mut r = Reader::open(capture(name)).unwrap();
+        let mut names = Vec::new();
+        while let Some(b) = r.next_block().unwrap() {
+            if let Block::Interfaces(list) = b {
+                for i in list {
+                    if i.name == "lo" {
+                        assert!(i.addr.is_loopback(), "{name}: {i:?}");
+                    }
+                    names.push(i.name);
+                }
+            }
+        }
+        assert!(names.iter().any(|n| n == "lo"), "{name}: {names:?}");
+    }
+}
+
+#[test]
 fn open_exit_parameters_decode() {
     let mut r = Reader::open(capture("cat_write.scap")).unwrap();
     let mut names = Vec::new();
