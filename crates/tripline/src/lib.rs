@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod bundled;
+pub mod drift;
 pub mod format;
 pub mod replay;
 pub mod rules_files;

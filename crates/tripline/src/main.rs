@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 rules failed to load or an input could not be read; 2 usage error.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -41,6 +42,69 @@ enum Command {
     /// Validate or list rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Runtime contracts: learn one from this machine or an image root, or snapshot it.
+    ///
+    /// Example: tripline contract learn --include '/etc/**' --include '/usr/bin/*' -o contract.yaml
+    #[command(subcommand)]
+    Contract(ContractCommand),
+    /// Compare this machine (or --root) with a runtime contract. Exit 0 clean, 3 drift, 1 error.
+    ///
+    /// Example: tripline drift --contract contract.yaml --format json
+    Drift(DriftArgs),
+}
+
+#[derive(Subcommand)]
+enum ContractCommand {
+    /// Propose a contract from what is on the machine now (sorted, so it diffs well in Git).
+    Learn {
+        /// Read this directory as the root (a mounted image or container filesystem).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// File glob to snapshot and watch (repeatable), e.g. '/etc/**' or '/opt/models/**/*.gguf'.
+        #[arg(long)]
+        include: Vec<String>,
+        /// Contract name (default: the root's /etc/hostname).
+        #[arg(long)]
+        name: Option<String>,
+        /// Output file, or - for stdout.
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+    },
+    /// Print the contract format's JSON Schema (also in schema/runtime-contract.v1.json).
+    Schema,
+    /// Write the raw snapshot as JSON (files, users, packages, keys, listeners, ...).
+    Snapshot {
+        /// Read this directory as the root.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// File glob to snapshot (repeatable).
+        #[arg(long)]
+        include: Vec<String>,
+        /// Output file, or - for stdout.
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct DriftArgs {
+    /// The runtime contract (tripline.dev/v1 RuntimeContract YAML).
+    #[arg(long)]
+    contract: PathBuf,
+    /// Read this directory as the root instead of the live machine.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: DriftFormatArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DriftFormatArg {
+    Text,
+    Json,
+    Sarif,
+    Policyreport,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -272,6 +336,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_cmd(args),
         Command::Rules(RulesCommand::Validate { files }) => validate_cmd(&files),
         Command::Rules(RulesCommand::List { source, rules }) => list_cmd(source, &rules),
+        Command::Contract(ContractCommand::Learn {
+            root,
+            include,
+            name,
+            output,
+        }) => {
+            tripline::drift::learn_to(&root, &include, name.as_deref(), &output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Contract(ContractCommand::Schema) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&tripline_drift::contract::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Contract(ContractCommand::Snapshot {
+            root,
+            include,
+            output,
+        }) => {
+            tripline::drift::snapshot_to(&root, &include, &output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Drift(args) => {
+            let format = match args.format {
+                DriftFormatArg::Text => tripline::drift::DriftFormat::Text,
+                DriftFormatArg::Json => tripline::drift::DriftFormat::Json,
+                DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
+                DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
+            };
+            Ok(ExitCode::from(tripline::drift::drift(
+                &args.contract,
+                args.root,
+                format,
+            )))
+        }
     }
 }
 

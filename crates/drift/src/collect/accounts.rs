@@ -1,0 +1,137 @@
+//! Users, groups, sudoers rules and SSH authorized keys.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::{AuthorizedKey, Group, Options, Snapshot, User};
+
+pub(super) fn collect(opts: &Options, snap: &mut Snapshot) {
+    match std::fs::read_to_string(opts.path("/etc/passwd")) {
+        Ok(text) => {
+            for line in text.lines() {
+                let f: Vec<&str> = line.split(':').collect();
+                if let [name, _, uid, gid, _, home, shell, ..] = f[..] {
+                    if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
+                        snap.users.insert(
+                            name.to_string(),
+                            User {
+                                uid,
+                                gid,
+                                home: home.to_string(),
+                                shell: shell.to_string(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => snap.errors.push(format!("/etc/passwd: {e}")),
+    }
+    if let Ok(text) = std::fs::read_to_string(opts.path("/etc/group")) {
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if let [name, _, gid, members, ..] = f[..] {
+                if let Ok(gid) = gid.parse() {
+                    let mut members: Vec<String> = members
+                        .split(',')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    members.sort();
+                    snap.groups.insert(name.to_string(), Group { gid, members });
+                }
+            }
+        }
+    }
+    sudoers(opts, snap);
+    authorized_keys(opts, snap);
+}
+
+/// Effective lines of the sudoers files (comments, blank lines and `Defaults` dropped;
+/// `#include` lines kept: they change what is allowed).
+fn sudoers(opts: &Options, snap: &mut Snapshot) {
+    let mut files = vec![opts.path("/etc/sudoers")];
+    if let Ok(dir) = std::fs::read_dir(opts.path("/etc/sudoers.d")) {
+        let mut more: Vec<_> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        more.sort();
+        files.extend(more);
+    }
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let mut joined = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            // Continuation lines end in a backslash.
+            if let Some(head) = line.strip_suffix('\\') {
+                joined.push_str(head);
+                joined.push(' ');
+                continue;
+            }
+            joined.push_str(line);
+            let rule = std::mem::take(&mut joined);
+            let rule = rule.split_whitespace().collect::<Vec<_>>().join(" ");
+            let include = rule.starts_with("#include") || rule.starts_with("@include");
+            if rule.is_empty()
+                || (rule.starts_with('#') && !include)
+                || rule.starts_with("Defaults")
+            {
+                continue;
+            }
+            snap.sudoers.insert(rule);
+        }
+    }
+}
+
+/// The keys of every account's `~/.ssh/authorized_keys` (and `authorized_keys2`).
+fn authorized_keys(opts: &Options, snap: &mut Snapshot) {
+    let homes: Vec<(String, String)> = snap
+        .users
+        .iter()
+        .map(|(n, u)| (n.clone(), u.home.clone()))
+        .collect();
+    for (user, home) in homes {
+        if home.is_empty() || home == "/nonexistent" {
+            continue;
+        }
+        for name in ["authorized_keys", "authorized_keys2"] {
+            let path = opts.path(&format!("{}/.ssh/{name}", home.trim_end_matches('/')));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            for line in text.lines() {
+                if let Some(k) = parse_key(&user, line) {
+                    snap.authorized_keys.insert(k);
+                }
+            }
+        }
+    }
+}
+
+/// One `authorized_keys` line: `[options] type base64 [comment]`.
+pub(crate) fn parse_key(user: &str, line: &str) -> Option<AuthorizedKey> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // The key type is the first word that looks like one; options come before it.
+    let at = words
+        .iter()
+        .position(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-") || w.starts_with("sk-"))?;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(words.get(at + 1)?)
+        .ok()?;
+    let digest = Sha256::digest(&blob);
+    let fingerprint = format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    );
+    Some(AuthorizedKey {
+        user: user.to_string(),
+        fingerprint,
+        key_type: words[at].to_string(),
+        comment: words[at + 2..].join(" "),
+    })
+}

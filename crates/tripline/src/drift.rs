@@ -1,0 +1,151 @@
+//! `tripline contract learn|snapshot` and `tripline drift`: the host side of runtime contracts.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tripline_drift::collect::{self, Options, Snapshot};
+use tripline_drift::{compare, learn, report, Contract};
+
+/// Exit code when drift is found (for CI gates).
+pub const EXIT_DRIFT: u8 = 3;
+
+static BAR: OnceLock<ProgressBar> = OnceLock::new();
+
+fn progress(done: u64, total: u64) {
+    if let Some(bar) = BAR.get() {
+        bar.set_length(total);
+        if done.is_multiple_of(64) || done == total {
+            bar.set_position(done);
+        }
+    }
+}
+
+/// Snapshots `root` with the file globs `include`, with a progress bar on a terminal.
+pub fn snapshot(root: &Path, include: &[String]) -> Snapshot {
+    if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("hashing {pos}/{len} files {wide_bar} {eta}")
+                .expect("valid template"),
+        );
+        let _ = BAR.set(bar);
+    }
+    let snap = collect::collect(&Options {
+        root: root.to_path_buf(),
+        include: include.to_vec(),
+        progress: Some(progress),
+        ..Options::default()
+    });
+    if let Some(bar) = BAR.get() {
+        bar.finish_and_clear();
+    }
+    for e in snap.errors.iter().take(20) {
+        eprintln!("warning: {e}");
+    }
+    if snap.errors.len() > 20 {
+        eprintln!(
+            "warning: {} more unreadable sources",
+            snap.errors.len() - 20
+        );
+    }
+    snap
+}
+
+/// The host name of `root` (its /etc/hostname), for a learned contract's name.
+pub fn host_name(root: &Path) -> String {
+    std::fs::read_to_string(root.join("etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// Learns a contract and writes it to `output` (or stdout for `-`).
+pub fn learn_to(
+    root: &Path,
+    include: &[String],
+    name: Option<&str>,
+    output: &Path,
+) -> anyhow::Result<()> {
+    let snap = snapshot(root, include);
+    let name = name.map_or_else(|| host_name(root), str::to_string);
+    let contract = learn::learn(&snap, &name, include);
+    write_out(output, &contract.to_yaml())?;
+    eprintln!(
+        "learned: {} files, {} users, {} packages, {} keys, {} listeners, {} units, {} cron entries",
+        snap.files.len(),
+        snap.users.len(),
+        snap.packages.len(),
+        snap.authorized_keys.len(),
+        snap.listeners.len(),
+        snap.units.len(),
+        snap.cron.len()
+    );
+    Ok(())
+}
+
+/// Writes a snapshot as JSON (the input of policies).
+pub fn snapshot_to(root: &Path, include: &[String], output: &Path) -> anyhow::Result<()> {
+    let snap = snapshot(root, include);
+    write_out(output, &serde_json::to_string_pretty(&snap)?)
+}
+
+fn write_out(output: &Path, text: &str) -> anyhow::Result<()> {
+    if output == Path::new("-") {
+        print!("{text}");
+        Ok(())
+    } else {
+        std::fs::write(output, text).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))
+    }
+}
+
+/// Output of `tripline drift`.
+#[derive(Debug, Clone, Copy)]
+pub enum DriftFormat {
+    /// Lines for people.
+    Text,
+    /// `{"findings": [...], "summary": {...}}`.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// `wgpolicyk8s.io/v1alpha2` PolicyReport (YAML).
+    PolicyReport,
+}
+
+/// Compares `root` with the contract at `contract`; prints the findings. Returns the exit code:
+/// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read.
+pub fn drift(contract: &Path, root: Option<PathBuf>, format: DriftFormat) -> u8 {
+    let c = match Contract::load(contract) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let root = root.unwrap_or_else(|| PathBuf::from("/"));
+    let snap = snapshot(&root, &c.spec.watch);
+    let findings = compare::compare(&c, &snap);
+    match format {
+        DriftFormat::Text => print!("{}", report::text(&findings)),
+        DriftFormat::Json => println!("{}", report::json(&findings)),
+        DriftFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::sarif(&findings, &c.metadata.name))
+                .expect("json")
+        ),
+        DriftFormat::PolicyReport => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let r = report::policy_report(&findings, &c.metadata.name, now);
+            print!("{}", serde_yaml::to_string(&r).expect("yaml"));
+        }
+    }
+    if findings.is_empty() {
+        0
+    } else {
+        EXIT_DRIFT
+    }
+}

@@ -1,0 +1,188 @@
+//! `tripline contract learn` and `tripline drift` as a pipeline runs them: learn at build,
+//! drift at run time, exit 3 on drift.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+fn tripline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_findings(out: &Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    v["findings"].as_array().unwrap().clone()
+}
+
+/// On this machine: a SUID copy under a watched glob, a changed config file and a new listener
+/// on 0.0.0.0 are each found with a high severity; before them, the watched tree is clean.
+#[test]
+fn live_machine_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let watched = dir.path().join("app");
+    std::fs::create_dir_all(watched.join("bin")).unwrap();
+    std::fs::create_dir_all(watched.join("etc")).unwrap();
+    std::fs::write(watched.join("etc/app.conf"), "listen = 127.0.0.1\n").unwrap();
+    std::fs::copy("/bin/true", watched.join("bin/tool")).unwrap();
+    let glob = format!("{}/**", watched.display());
+    let contract = dir.path().join("contract.yaml");
+    let out = tripline(&[
+        "contract",
+        "learn",
+        "--include",
+        &glob,
+        "-o",
+        contract.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&contract).unwrap();
+    assert!(text.starts_with("apiVersion: tripline.dev/v1\nkind: RuntimeContract\n"));
+
+    let drift = || {
+        tripline(&[
+            "drift",
+            "--contract",
+            contract.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    // Other processes (other tests) may open and close sockets meanwhile: only the watched
+    // files, accounts and the like must be stable.
+    let clean = drift();
+    let stable: Vec<_> = json_findings(&clean)
+        .into_iter()
+        .filter(|f| f["section"] != "listeners")
+        .collect();
+    assert_eq!(stable, Vec::<serde_json::Value>::new());
+
+    let suid = watched.join("bin/.tool");
+    std::fs::copy(watched.join("bin/tool"), &suid).unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::write(watched.join("etc/app.conf"), "listen = 0.0.0.0\n").unwrap();
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let out = drift();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings = json_findings(&out);
+    let get = |section: &str, item: &str| {
+        findings
+            .iter()
+            .find(|f| f["section"] == section && f["item"].as_str().unwrap().contains(item))
+            .unwrap_or_else(|| panic!("no {section} {item} in {findings:#?}"))
+            .clone()
+    };
+    let s = get("files", "/bin/.tool");
+    assert_eq!(
+        (s["change"].as_str(), s["severity"].as_str()),
+        (Some("added"), Some("high"))
+    );
+    let c = get("files", "/etc/app.conf");
+    assert_eq!(c["change"], "changed");
+    assert!(c["evidence"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256: declared "));
+    let l = get("listeners", &format!("tcp 0.0.0.0:{port}"));
+    assert_eq!(
+        (l["change"].as_str(), l["severity"].as_str()),
+        (Some("added"), Some("high"))
+    );
+    drop(listener);
+}
+
+#[test]
+fn exit_codes_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    let contract = dir.path().join("c.yaml");
+    let c = contract.to_str().unwrap();
+    let r = root.to_str().unwrap();
+    let out = tripline(&[
+        "contract",
+        "learn",
+        "--root",
+        r,
+        "--include",
+        "/etc/**",
+        "-o",
+        c,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tripline(&["drift", "--contract", c, "--root", r]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "No drift.\n");
+
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\nadmin:x:0:0::/root:/bin/sh\n",
+    )
+    .unwrap();
+    let out = tripline(&["drift", "--contract", c, "--root", r]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("CRITICAL added     users          admin\n"),
+        "{text}"
+    );
+
+    let out = tripline(&["drift", "--contract", c, "--root", r, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(3));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(
+        (result["ruleId"].as_str(), result["level"].as_str()),
+        (Some("drift/users/added"), Some("error"))
+    );
+    let out = tripline(&[
+        "drift",
+        "--contract",
+        c,
+        "--root",
+        r,
+        "--format",
+        "policyreport",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+    assert_eq!(report["kind"], "PolicyReport");
+    assert_eq!(report["summary"]["fail"], 2); // the account, and /etc/passwd itself
+    let r0 = &report["results"][0];
+    assert_eq!(
+        (
+            r0["policy"].as_str(),
+            r0["result"].as_str(),
+            r0["severity"].as_str()
+        ),
+        (Some("drift/users"), Some("fail"), Some("critical"))
+    );
+
+    std::fs::write(&contract, "apiVersion: tripline.dev/v1\nkind: RuntimeContract\nmetadata: {name: x}\nspec:\n  users: [{name: root, uid: zero}]\n").unwrap();
+    let out = tripline(&["drift", "--contract", c, "--root", r]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("c.yaml:5: spec.users[0].uid: "), "{err}");
+}
