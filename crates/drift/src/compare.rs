@@ -51,6 +51,24 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// What to do about it.
     pub hint: String,
+    /// Who made the change, when an audit log says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
+}
+
+/// The audit record of the latest change to an item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attribution {
+    /// User (or service account) name.
+    pub user: String,
+    /// The request's verb (`patch`, `create`, ...).
+    pub verb: String,
+    /// Client user agent.
+    pub user_agent: String,
+    /// Source address.
+    pub source_ip: String,
+    /// When (RFC 3339).
+    pub time: String,
 }
 
 /// Compares a contract with a snapshot; findings are sorted by severity, then section and item.
@@ -270,6 +288,7 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
                         "sysctl -w {}={} and persist it in /etc/sysctl.d",
                         r.name, r.value
                     ),
+                    attribution: None,
                 }),
                 None => out.push(Finding {
                     section: "sysctls",
@@ -278,6 +297,7 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
                     severity: Severity::Low,
                     evidence: vec![format!("declared {}, not readable here", r.value)],
                     hint: "check the kernel exposes this parameter".into(),
+                    attribution: None,
                 }),
             }
         }
@@ -367,6 +387,7 @@ fn keyed<'a, L: 'a, R>(
             hint: hint(section, change),
             item: key,
             evidence,
+            attribution: None,
         });
     }
     for (i, r) in rules.iter().enumerate() {
@@ -379,6 +400,7 @@ fn keyed<'a, L: 'a, R>(
                 severity: severity(Change::Missing, &shown(r), None, &evidence),
                 evidence,
                 hint: hint(section, Change::Missing),
+                attribution: None,
             });
         }
     }

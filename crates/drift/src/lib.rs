@@ -19,6 +19,7 @@
 pub mod collect;
 pub mod compare;
 pub mod contract;
+pub mod k8s;
 pub mod learn;
 pub mod report;
 

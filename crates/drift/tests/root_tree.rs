@@ -323,7 +323,10 @@ fn malformed_contracts_name_file_line_and_path() {
 
 #[test]
 fn published_json_schema_is_current() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/runtime-contract.v1.json");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/runtime-contract.v1.json"
+    );
     let published: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     assert_eq!(

@@ -114,6 +114,74 @@ pub enum DriftFormat {
     PolicyReport,
 }
 
+/// What `tripline drift --manifests` compares.
+#[derive(Debug, Clone, Default)]
+pub struct K8sInputs {
+    /// Desired manifests: files or directories of YAML/JSON, multi-document.
+    pub manifests: Vec<PathBuf>,
+    /// Live objects: `kubectl get -o json` dumps.
+    pub live: Vec<PathBuf>,
+    /// Namespace of manifests that name none.
+    pub namespace: String,
+    /// Argo CD-style `ignoreDifferences` list (YAML).
+    pub ignore: Option<PathBuf>,
+    /// Kubernetes audit logs, to name who changed each drifted object.
+    pub audit: Vec<PathBuf>,
+}
+
+/// Kubernetes drift; returns the exit code like [`drift`].
+pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
+    use tripline_drift::k8s;
+    let run = || -> Result<Vec<tripline_drift::compare::Finding>, String> {
+        let desired = k8s::load(&inputs.manifests, &inputs.namespace).map_err(|e| e.to_string())?;
+        let live = k8s::load(&inputs.live, &inputs.namespace).map_err(|e| e.to_string())?;
+        let ignore: Vec<k8s::IgnoreRule> = match &inputs.ignore {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => Vec::new(),
+        };
+        let audit = k8s::load_audit(&inputs.audit).map_err(|e| e.to_string())?;
+        Ok(k8s::drift(&desired, &live, &ignore, &audit))
+    };
+    match run() {
+        Ok(findings) => print_findings(&findings, "kubernetes", format),
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn print_findings(
+    findings: &[tripline_drift::compare::Finding],
+    name: &str,
+    format: DriftFormat,
+) -> u8 {
+    match format {
+        DriftFormat::Text => print!("{}", report::text(findings)),
+        DriftFormat::Json => println!("{}", report::json(findings)),
+        DriftFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&report::sarif(findings, name)).expect("json")
+        ),
+        DriftFormat::PolicyReport => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let r = report::policy_report(findings, name, now);
+            print!("{}", serde_yaml::to_string(&r).expect("yaml"));
+        }
+    }
+    if findings.is_empty() {
+        0
+    } else {
+        EXIT_DRIFT
+    }
+}
+
 /// Compares `root` with the contract at `contract`; prints the findings. Returns the exit code:
 /// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read.
 pub fn drift(contract: &Path, root: Option<PathBuf>, format: DriftFormat) -> u8 {
@@ -127,25 +195,5 @@ pub fn drift(contract: &Path, root: Option<PathBuf>, format: DriftFormat) -> u8 
     let root = root.unwrap_or_else(|| PathBuf::from("/"));
     let snap = snapshot(&root, &c.spec.watch);
     let findings = compare::compare(&c, &snap);
-    match format {
-        DriftFormat::Text => print!("{}", report::text(&findings)),
-        DriftFormat::Json => println!("{}", report::json(&findings)),
-        DriftFormat::Sarif => println!(
-            "{}",
-            serde_json::to_string_pretty(&report::sarif(&findings, &c.metadata.name))
-                .expect("json")
-        ),
-        DriftFormat::PolicyReport => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let r = report::policy_report(&findings, &c.metadata.name, now);
-            print!("{}", serde_yaml::to_string(&r).expect("yaml"));
-        }
-    }
-    if findings.is_empty() {
-        0
-    } else {
-        EXIT_DRIFT
-    }
+    print_findings(&findings, &c.metadata.name, format)
 }

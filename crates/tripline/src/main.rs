@@ -87,10 +87,28 @@ enum ContractCommand {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("desired").required(true).args(["contract", "manifests"]))]
 struct DriftArgs {
     /// The runtime contract (tripline.dev/v1 RuntimeContract YAML).
     #[arg(long)]
-    contract: PathBuf,
+    contract: Option<PathBuf>,
+    /// Kubernetes: desired manifests, files or directories (as helm template / kustomize build
+    /// render them). Repeatable.
+    #[arg(long, requires = "live")]
+    manifests: Vec<PathBuf>,
+    /// Kubernetes: live objects, `kubectl get -o json` dumps. Repeatable.
+    #[arg(long)]
+    live: Vec<PathBuf>,
+    /// Kubernetes: namespace of manifests that name none.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Kubernetes: Argo CD-style ignoreDifferences list (YAML: group, kind, name, namespace,
+    /// jsonPointers, jqPathExpressions).
+    #[arg(long)]
+    ignore: Option<PathBuf>,
+    /// Kubernetes audit log(s), to name who changed each drifted object, when and from where.
+    #[arg(long)]
+    audit: Vec<PathBuf>,
     /// Read this directory as the root instead of the live machine.
     #[arg(long)]
     root: Option<PathBuf>,
@@ -367,11 +385,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
-            Ok(ExitCode::from(tripline::drift::drift(
-                &args.contract,
-                args.root,
-                format,
-            )))
+            Ok(ExitCode::from(match &args.contract {
+                Some(contract) => tripline::drift::drift(contract, args.root, format),
+                None => tripline::drift::k8s_drift(
+                    &tripline::drift::K8sInputs {
+                        manifests: args.manifests,
+                        live: args.live,
+                        namespace: args.namespace,
+                        ignore: args.ignore,
+                        audit: args.audit,
+                    },
+                    format,
+                ),
+            }))
         }
     }
 }

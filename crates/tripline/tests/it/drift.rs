@@ -186,3 +186,36 @@ fn exit_codes_and_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("c.yaml:5: spec.users[0].uid: "), "{err}");
 }
+
+#[test]
+fn kubernetes_drift_from_the_command_line() {
+    let k = concat!(env!("CARGO_MANIFEST_DIR"), "/../drift/tests/k8s");
+    let out = tripline(&[
+        "drift",
+        "--manifests",
+        &format!("{k}/manifests"),
+        "--live",
+        &format!("{k}/live.json"),
+        "--audit",
+        &format!("{k}/audit.jsonl"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings = json_findings(&out);
+    assert_eq!(findings.len(), 5);
+    let rb = findings
+        .iter()
+        .find(|f| f["item"] == "RoleBinding shop/debug-admin")
+        .unwrap();
+    assert_eq!(rb["attribution"]["user"], "mallory@example.com");
+    assert_eq!(rb["attribution"]["source_ip"], "192.0.2.66");
+    // Neither a contract nor manifests: a usage error.
+    let out = tripline(&["drift"]);
+    assert_eq!(out.status.code(), Some(2));
+}
