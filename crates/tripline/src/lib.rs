@@ -6,6 +6,7 @@
 pub mod bundled;
 pub mod drift;
 pub mod format;
+pub mod policy;
 pub mod replay;
 pub mod rules_files;
 pub mod run;

@@ -47,6 +47,11 @@ enum Command {
     /// Example: tripline contract learn --include '/etc/**' --include '/usr/bin/*' -o contract.yaml
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Evaluate Rego policies (OPA v1; --rego-v0 for old syntax) over snapshots and manifests.
+    ///
+    /// Example: tripline policy eval --input manifests/ --format policyreport
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Compare this machine (or --root) with a runtime contract. Exit 0 clean, 3 drift, 1 error.
     ///
     /// Example: tripline drift --contract contract.yaml --format json
@@ -84,6 +89,35 @@ enum ContractCommand {
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Run `deny`, `violation` and `warn` rules of every package (conftest and Gatekeeper
+    /// conventions). Exit 0 nothing denied, 3 denied, 1 error.
+    Eval {
+        /// Policy file or directory (repeatable). Default: the shipped pack (Kubernetes RBAC
+        /// risks, Pod Security Standards baseline and restricted, host baseline).
+        #[arg(long)]
+        policy: Vec<PathBuf>,
+        /// Accept pre-1.0 Rego syntax.
+        #[arg(long)]
+        rego_v0: bool,
+        /// A `tripline contract snapshot` JSON, or Kubernetes manifests (files, directories,
+        /// `kubectl get -o json` dumps). Repeatable.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Result format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PolicyFormatArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyFormatArg {
+    Text,
+    Json,
+    Policyreport,
 }
 
 #[derive(clap::Args)]
@@ -377,6 +411,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             tripline::drift::snapshot_to(&root, &include, &output)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(PolicyCommand::Eval {
+            policy,
+            rego_v0,
+            input,
+            format,
+        }) => {
+            if let Err(e) = tripline::policy::check_inputs(&input) {
+                return usage(e);
+            }
+            let format = match format {
+                PolicyFormatArg::Text => tripline::policy::PolicyFormat::Text,
+                PolicyFormatArg::Json => tripline::policy::PolicyFormat::Json,
+                PolicyFormatArg::Policyreport => tripline::policy::PolicyFormat::PolicyReport,
+            };
+            Ok(ExitCode::from(tripline::policy::eval(
+                &policy, rego_v0, &input, format,
+            )))
         }
         Command::Drift(args) => {
             let format = match args.format {

@@ -45,6 +45,54 @@ pub(super) fn collect(opts: &Options, snap: &mut Snapshot) {
     }
     sudoers(opts, snap);
     authorized_keys(opts, snap);
+    sshd(opts, snap);
+}
+
+/// sshd_config keywords; `sshd_config.d/*.conf` come first when included (Debian's default).
+fn sshd(opts: &Options, snap: &mut Snapshot) {
+    let main = opts.path("/etc/ssh/sshd_config");
+    let Ok(text) = std::fs::read_to_string(&main) else {
+        return;
+    };
+    let mut files = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(pattern) = line
+            .strip_prefix("Include ")
+            .or(line.strip_prefix("include "))
+        {
+            let dir = pattern.trim().trim_end_matches("/*.conf");
+            if let Ok(d) = std::fs::read_dir(opts.path(dir)) {
+                let mut more: Vec<_> = d
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+                    .collect();
+                more.sort();
+                for f in more {
+                    files.push(std::fs::read_to_string(f).unwrap_or_default());
+                }
+            }
+        }
+        files.push(line.to_string());
+    }
+    for text in files {
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // `Match` blocks apply to some connections only; stop at the first.
+            if line.to_ascii_lowercase().starts_with("match ") {
+                return;
+            }
+            if let Some((k, v)) = line.split_once(|c: char| c.is_whitespace() || c == '=') {
+                snap.sshd
+                    .entry(k.to_ascii_lowercase())
+                    .or_insert_with(|| v.trim().trim_start_matches('=').trim().to_string());
+            }
+        }
+    }
 }
 
 /// Effective lines of the sudoers files (comments, blank lines and `Defaults` dropped;

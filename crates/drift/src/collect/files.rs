@@ -18,6 +18,9 @@ pub struct FileFacts {
     pub kind: String,
     /// Permission bits with setuid/setgid/sticky, as octal text (`4755`).
     pub mode: String,
+    /// The same bits as a number (for policies: `bits.and(f.perm, 2048)`).
+    #[serde(default)]
+    pub perm: u32,
     /// Owner name (or the uid as text when it has no name).
     pub owner: String,
     /// Group name (or the gid as text).
@@ -185,6 +188,7 @@ fn facts_of(
     Ok(FileFacts {
         kind: kind.to_string(),
         mode: format!("{:04o}", meta.mode() & 0o7777),
+        perm: meta.mode() & 0o7777,
         owner: users
             .get(&meta.uid())
             .cloned()

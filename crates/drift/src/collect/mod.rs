@@ -52,6 +52,9 @@ pub struct Snapshot {
     pub units: BTreeSet<String>,
     /// Cron entries: `file: line`.
     pub cron: BTreeSet<String>,
+    /// Effective sshd settings (keywords lower-cased; the first value wins, as in sshd).
+    #[serde(default)]
+    pub sshd: BTreeMap<String, String>,
     /// Sources that could not be read, with the reason.
     pub errors: Vec<String>,
 }

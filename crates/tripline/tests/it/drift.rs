@@ -219,3 +219,84 @@ fn kubernetes_drift_from_the_command_line() {
     let out = tripline(&["drift"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn policy_eval_from_the_command_line() {
+    let k = concat!(env!("CARGO_MANIFEST_DIR"), "/../drift/tests/k8s");
+    let out = tripline(&[
+        "policy",
+        "eval",
+        "--input",
+        &format!("{k}/live.json"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(results
+        .iter()
+        .any(|r| r["package"] == "tripline.kubernetes.pss.baseline"
+            && r["msg"] == "Deployment shop/web: container web is privileged"));
+    assert!(results
+        .iter()
+        .any(|r| r["msg"] == "Subject: ServiceAccount-web can read secrets"));
+    let out = tripline(&[
+        "policy",
+        "eval",
+        "--input",
+        &format!("{k}/manifests"),
+        "--format",
+        "policyreport",
+    ]);
+    let report: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["kind"], "PolicyReport");
+    // The declared manifests are clean of baseline violations (not of restricted ones).
+    let results = report["results"].as_sequence().unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|r| r["policy"] != "tripline.kubernetes.pss.baseline"),
+        "{results:?}"
+    );
+
+    // Own policies, v0 syntax; a syntax error names the file and line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package mine\ndeny[msg] { input.kind == \"Service\"; msg := \"no services\" }\n",
+    )
+    .unwrap();
+    let p = dir.path().to_str().unwrap();
+    let out = tripline(&[
+        "policy",
+        "eval",
+        "--rego-v0",
+        "--policy",
+        p,
+        "--input",
+        &format!("{k}/manifests"),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("HIGH     deny  mine  no services"));
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package mine\ndeny contains msg if {\n  input.kind ==\n}\n",
+    )
+    .unwrap();
+    let out = tripline(&[
+        "policy",
+        "eval",
+        "--policy",
+        p,
+        "--input",
+        &format!("{k}/manifests"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("p.rego:"), "{err}");
+}

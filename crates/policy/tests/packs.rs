@@ -1,0 +1,149 @@
+//! The default pack on real-format inputs: Pod Security Standards on workloads and the host
+//! baseline on a snapshot of a prepared root.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+use tripline_policy::PolicySet;
+
+fn msgs(v: &[tripline_policy::Violation], package: &str) -> Vec<String> {
+    v.iter()
+        .filter(|x| x.package == package)
+        .map(|x| x.msg.clone())
+        .collect()
+}
+
+#[test]
+fn pod_security_standards() {
+    let risky = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"template": {"spec": {
+            "hostNetwork": true,
+            "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+            "containers": [{
+                "name": "web", "image": "nginx:1.27",
+                "ports": [{"containerPort": 80, "hostPort": 80}],
+                "securityContext": {"privileged": true, "capabilities": {"add": ["SYS_ADMIN"]}, "runAsUser": 0}
+            }]
+        }}}
+    });
+    let hardened = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [{"name": "cfg", "configMap": {"name": "api"}}],
+            "containers": [{
+                "name": "api", "image": "api@sha256:0123",
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
+            }]
+        }
+    });
+    let mut set = PolicySet::default_pack();
+    let v = set
+        .eval_objects(&[("risky".into(), risky), ("hardened".into(), hardened)])
+        .unwrap();
+    let baseline = msgs(&v, "tripline.kubernetes.pss.baseline");
+    for want in [
+        "Deployment shop/web: host namespace hostNetwork",
+        "Deployment shop/web: container web is privileged",
+        "Deployment shop/web: hostPath volume root",
+        "Deployment shop/web: container web uses host port 80",
+        "Deployment shop/web: container web adds capability SYS_ADMIN",
+    ] {
+        assert!(
+            baseline.contains(&want.to_string()),
+            "{want}: {baseline:#?}"
+        );
+    }
+    assert_eq!(baseline.len(), 5, "{baseline:#?}");
+    let restricted = msgs(&v, "tripline.kubernetes.pss.restricted");
+    assert!(
+        restricted
+            .iter()
+            .all(|m| m.starts_with("Deployment shop/web")),
+        "{restricted:#?}"
+    );
+    for want in [
+        "Deployment shop/web: container web runs as uid 0",
+        "Deployment shop/web: container web allows privilege escalation",
+        "Deployment shop/web: container web does not drop ALL capabilities",
+        "Deployment shop/web: volume root is of a restricted type",
+    ] {
+        assert!(
+            restricted.contains(&want.to_string()),
+            "{want}: {restricted:#?}"
+        );
+    }
+}
+
+#[test]
+fn host_baseline_on_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |p: &str, t: &str| {
+        let p = root.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    };
+    write(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\n",
+    );
+    write("etc/group", "root:x:0:\n");
+    write(
+        "etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n",
+    );
+    write(
+        "etc/ssh/sshd_config.d/50-cloud.conf",
+        "PermitRootLogin yes\nPasswordAuthentication yes\n",
+    );
+    write("usr/bin/passwd", "x");
+    write("usr/bin/.x", "x");
+    write("usr/bin/tool", "x");
+    std::fs::set_permissions(
+        root.join("usr/bin/passwd"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("usr/bin/.x"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("usr/bin/tool"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let snap = tripline_drift::collect::collect(&tripline_drift::collect::Options {
+        root: root.to_path_buf(),
+        include: vec!["/usr/bin/*".into()],
+        ..Default::default()
+    });
+    // sshd keeps the first value: the drop-in wins over the main file.
+    assert_eq!(
+        snap.sshd.get("permitrootlogin").map(String::as_str),
+        Some("yes")
+    );
+    let mut set = PolicySet::default_pack();
+    let v = set
+        .eval_input(&serde_json::to_value(&snap).unwrap(), "snapshot")
+        .unwrap();
+    let mut host = msgs(&v, "tripline.host.baseline");
+    host.sort();
+    assert_eq!(
+        host,
+        [
+            "account toor has uid 0",
+            "sshd permits password authentication",
+            "sshd permits root login (PermitRootLogin yes)",
+            "unexpected setuid/setgid file /usr/bin/.x (mode 4755)",
+            "world-writable file in PATH: /usr/bin/tool (mode 0777)",
+        ]
+    );
+    let critical = v.iter().find(|x| x.msg.contains("toor")).unwrap();
+    assert_eq!(critical.severity, "critical");
+}

@@ -1,0 +1,153 @@
+//! `tripline policy eval`: Rego policies over snapshots and Kubernetes objects.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use tripline_policy::{PolicySet, Violation};
+
+/// Output of `tripline policy eval`.
+#[derive(Debug, Clone, Copy)]
+pub enum PolicyFormat {
+    /// Lines for people.
+    Text,
+    /// A JSON array of results.
+    Json,
+    /// `wgpolicyk8s.io/v1alpha2` PolicyReport (YAML).
+    PolicyReport,
+}
+
+/// Whether a JSON document is a `tripline contract snapshot`.
+fn is_snapshot(v: &Value) -> bool {
+    v.get("root").is_some() && v.get("users").is_some() && v.get("files").is_some()
+}
+
+/// Evaluates `policies` (the default pack when empty) on `inputs`; prints the results and
+/// returns the exit code: 0 nothing denied, 3 denied, 1 error.
+pub fn eval(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf], format: PolicyFormat) -> u8 {
+    match run(policies, rego_v0, inputs) {
+        Ok(v) => {
+            print(&v, format);
+            if v.iter().any(|x| x.rule != "warn") {
+                crate::drift::EXIT_DRIFT
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Violation>, String> {
+    let mut set = if policies.is_empty() {
+        PolicySet::default_pack()
+    } else {
+        let mut set = PolicySet::new(rego_v0);
+        for p in policies {
+            set.add_path(p)?;
+        }
+        set
+    };
+    let mut out = Vec::new();
+    let mut manifests = Vec::new();
+    for input in inputs {
+        let single_json = input
+            .is_file()
+            .then(|| std::fs::read_to_string(input).ok())
+            .flatten()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .filter(is_snapshot);
+        match single_json {
+            Some(snapshot) => out.extend(set.eval_input(&snapshot, &input.display().to_string())?),
+            None => manifests.push(input.clone()),
+        }
+    }
+    if !manifests.is_empty() {
+        let objects =
+            tripline_drift::k8s::load(&manifests, "default").map_err(|e| e.to_string())?;
+        let objects: Vec<(String, Value)> = objects
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        out.extend(set.eval_objects(&objects)?);
+    }
+    Ok(out)
+}
+
+fn print(v: &[Violation], format: PolicyFormat) {
+    match format {
+        PolicyFormat::Text => {
+            for x in v {
+                println!(
+                    "{:<8} {:<5} {}  {}",
+                    x.severity.to_uppercase(),
+                    x.rule,
+                    x.package,
+                    x.msg
+                );
+            }
+            let denied = v.iter().filter(|x| x.rule != "warn").count();
+            println!(
+                "{} results: {denied} denied, {} warnings",
+                v.len(),
+                v.len() - denied
+            );
+        }
+        PolicyFormat::Json => {
+            let items: Vec<Value> = v
+                .iter()
+                .map(|x| {
+                    json!({"package": x.package, "rule": x.rule, "msg": x.msg,
+                           "severity": x.severity, "subject": x.subject, "details": x.details})
+                })
+                .collect();
+            println!("{}", Value::Array(items));
+        }
+        PolicyFormat::PolicyReport => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let results: Vec<Value> = v
+                .iter()
+                .map(|x| {
+                    let severity = match x.severity.as_str() {
+                        s @ ("critical" | "high" | "medium" | "low" | "info") => s,
+                        _ => "medium",
+                    };
+                    json!({
+                        "policy": x.package,
+                        "rule": x.rule,
+                        "message": x.msg,
+                        "result": if x.rule == "warn" { "warn" } else { "fail" },
+                        "scored": true,
+                        "severity": severity,
+                        "source": "tripline",
+                        "timestamp": {"seconds": now, "nanos": 0},
+                        "properties": {"subject": x.subject},
+                    })
+                })
+                .collect();
+            let fail = v.iter().filter(|x| x.rule != "warn").count();
+            let report = json!({
+                "apiVersion": "wgpolicyk8s.io/v1alpha2",
+                "kind": "PolicyReport",
+                "metadata": {"name": "tripline-policy", "labels": {"app.kubernetes.io/managed-by": "tripline"}},
+                "summary": {"pass": 0, "fail": fail, "warn": v.len() - fail, "error": 0, "skip": 0},
+                "results": results,
+            });
+            print!("{}", serde_yaml::to_string(&report).expect("yaml"));
+        }
+    }
+}
+
+/// Whether a path exists (for clearer errors than the loaders give).
+pub fn check_inputs(inputs: &[PathBuf]) -> Result<(), String> {
+    for i in inputs {
+        if !Path::new(i).exists() {
+            return Err(format!("{}: no such file or directory", i.display()));
+        }
+    }
+    Ok(())
+}

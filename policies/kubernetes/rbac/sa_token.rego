@@ -1,0 +1,10 @@
+package tripline.kubernetes.rbac.can_create_sa_token
+
+import rego.v1
+
+deny contains a if {
+	some a in data.tripline.lib.rbac.alerts(
+		{"create"}, {"serviceaccounts/token"}, {""},
+		"can create service account tokens", "high",
+	)
+}

@@ -1,0 +1,7 @@
+package tripline.kubernetes.rbac.can_read_secrets
+
+import rego.v1
+
+deny contains a if {
+	some a in data.tripline.lib.rbac.alerts({"get", "list", "watch"}, {"secrets"}, {""}, "can read secrets", "high")
+}
