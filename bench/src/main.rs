@@ -4,6 +4,9 @@
 //! `tripline-bench gen-cloudtrail N DIR`  N CloudTrail records, 1000 per `{"Records":[...]}` file
 //! `tripline-bench parse k8s FILE`        parse every line with serde_json, print events/s
 //! `tripline-bench parse cloudtrail DIR`  parse every file with serde_json, print records/s
+//! `tripline-bench gen-k8s-objects N DIR` N desired objects (`DIR/desired.json`, a List) and the
+//!                                        live dump (`DIR/live.json`): server noise, ~2% drift
+//! `tripline-bench parse k8s-objects DIR` parse both with serde_json, print objects/s
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -146,6 +149,69 @@ fn cloudtrail_record(r: &mut Rng, i: u64) -> Value {
     })
 }
 
+/// One desired object and its live form: what the API server adds (metadata, defaults,
+/// status), and for ~2% of objects a drift (an image, a privileged flag, a replica count).
+fn k8s_object(r: &mut Rng, i: u64) -> (Value, Value) {
+    let ns = format!("team-{}", i % 50);
+    let name = format!("svc-{i}");
+    let desired = match i % 10 {
+        0..=3 => json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+              "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                "serviceAccountName": name,
+                "containers": [{"name": "app", "image": format!("registry.example.com/{ns}/{name}:1.{}.0", i % 7),
+                  "ports": [{"containerPort": 8080}], "env": [{"name": "MODE", "value": "prod"}],
+                  "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}}}}),
+        4 | 5 => json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+        6 | 7 => json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns}, "data": {"level": "info", "region": "eu-1"}}),
+        8 => json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": ns},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]}),
+        _ => json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": ns},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("svc-{}", i - 1)}}),
+    };
+    let mut live = desired.clone();
+    let m = &mut live["metadata"];
+    m["uid"] = json!(format!("{:016x}-{i}", r.next()));
+    m["resourceVersion"] = json!((r.next() % 1_000_000).to_string());
+    m["creationTimestamp"] = json!("2026-11-20T09:00:00Z");
+    m["managedFields"] = json!([{"manager": "argocd-controller", "operation": "Apply", "apiVersion": "v1",
+        "time": "2026-11-20T09:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}]);
+    match live["kind"].as_str() {
+        Some("Deployment") => {
+            live["spec"]["progressDeadlineSeconds"] = json!(600);
+            live["spec"]["strategy"] = json!({"type": "RollingUpdate"});
+            let pod = &mut live["spec"]["template"]["spec"];
+            pod["dnsPolicy"] = json!("ClusterFirst");
+            pod["restartPolicy"] = json!("Always");
+            pod["containers"][0]["imagePullPolicy"] = json!("IfNotPresent");
+            pod["containers"][0]["terminationMessagePath"] = json!("/dev/termination-log");
+            live["status"] = json!({"replicas": 2, "readyReplicas": 2});
+            if r.chance(2) {
+                live["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+                    ["privileged"] = json!(true);
+            }
+            if r.chance(2) {
+                live["spec"]["replicas"] = json!(5);
+            }
+        }
+        Some("Service") => {
+            live["spec"]["clusterIP"] = json!(format!("10.96.{}.{}", i % 250, i % 200));
+            live["spec"]["ports"][0]["protocol"] = json!("TCP");
+            live["spec"]["type"] = json!("ClusterIP");
+        }
+        Some("ConfigMap") if r.chance(2) => live["data"]["level"] = json!("debug"),
+        _ => {}
+    }
+    (desired, live)
+}
+
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -179,6 +245,23 @@ fn main() -> std::io::Result<()> {
                 i += 1000;
             }
         }
+        "gen-k8s-objects" => {
+            let n: u64 = arg(2).parse().expect("N");
+            let dir = arg(3);
+            fs::create_dir_all(&dir)?;
+            let (mut desired, mut live) = (Vec::new(), Vec::new());
+            for i in 0..n {
+                let (d, l) = k8s_object(&mut r, i);
+                desired.push(d);
+                live.push(l);
+            }
+            for (name, items) in [("desired.json", desired), ("live.json", live)] {
+                serde_json::to_writer(
+                    BufWriter::new(File::create(format!("{dir}/{name}"))?),
+                    &json!({"apiVersion": "v1", "kind": "List", "items": items}),
+                )?;
+            }
+        }
         "syscall-loop" => {
             // open/close/stat on one file for SECS seconds; prints iterations/s. The workload
             // of bench/sensor.sh: three syscalls per iteration, two of them (openat, close)
@@ -201,7 +284,14 @@ fn main() -> std::io::Result<()> {
         "parse" => {
             let start = Instant::now();
             let mut count = 0u64;
-            if arg(2) == "k8s" {
+            if arg(2) == "k8s-objects" {
+                for name in ["desired.json", "live.json"] {
+                    let v: Value = serde_json::from_slice(&fs::read(format!("{}/{name}", arg(3)))?)
+                        .expect("valid JSON");
+                    count += v["items"].as_array().map_or(0, |a| a.len() as u64);
+                }
+                count /= 2;
+            } else if arg(2) == "k8s" {
                 for line in BufReader::new(File::open(arg(3))?).split(b'\n') {
                     let v: Value = serde_json::from_slice(&line?).expect("valid JSON");
                     count += v.is_object() as u64;

@@ -1,24 +1,18 @@
-# Who can do what through RBAC bindings. `data.tripline.objects` holds every object of the
-# input (Roles, ClusterRoles, bindings); `input` is the object being checked.
+# Who can do what through RBAC bindings. `input` is the object being checked; the roles of
+# the run are in `data.tripline.roles`.
 package tripline.lib.rbac
 
 import rego.v1
 
-# The ClusterRole a binding refers to.
-role_of(binding) := role if {
+# The role a binding refers to: `data.tripline.roles` indexes Roles and ClusterRoles by
+# `Kind/namespace/name` (empty namespace for ClusterRoles).
+role_of(binding) := data.tripline.roles[sprintf("ClusterRole//%s", [binding.roleRef.name])] if {
 	binding.roleRef.kind == "ClusterRole"
-	some role in data.tripline.objects
-	role.kind == "ClusterRole"
-	role.metadata.name == binding.roleRef.name
 }
 
-# The Role (same namespace) a RoleBinding refers to.
-role_of(binding) := role if {
+role_of(binding) := data.tripline.roles[key] if {
 	binding.roleRef.kind == "Role"
-	some role in data.tripline.objects
-	role.kind == "Role"
-	role.metadata.name == binding.roleRef.name
-	role.metadata.namespace == binding.metadata.namespace
+	key := sprintf("Role/%s/%s", [binding.metadata.namespace, binding.roleRef.name])
 }
 
 # A rule list entry matches when it names one of the wanted values, or `*`.

@@ -93,6 +93,9 @@ pub struct Violation {
 pub struct PolicySet {
     engine: regorus::Engine,
     packages: Vec<String>,
+    /// `(package, rule)` paths that exist, found on the first evaluation (asking for a rule a
+    /// package lacks is an error, and errors are not free).
+    rules: Option<Vec<(String, &'static str)>>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -111,6 +114,7 @@ impl PolicySet {
         PolicySet {
             engine,
             packages: Vec::new(),
+            rules: None,
         }
     }
 
@@ -132,6 +136,7 @@ impl PolicySet {
         if !self.packages.contains(&package) {
             self.packages.push(package);
         }
+        self.rules = None;
         Ok(())
     }
 
@@ -164,16 +169,67 @@ impl PolicySet {
 
     /// Evaluates every package on one input document.
     pub fn eval_input(&mut self, input: &Value, subject: &str) -> Result<Vec<Violation>, String> {
+        self.eval_scoped(input, subject, None)
+    }
+
+    /// Evaluates a `tripline contract snapshot` document (the shipped Kubernetes packages are
+    /// skipped: they do not apply).
+    pub fn eval_snapshot(
+        &mut self,
+        input: &Value,
+        subject: &str,
+    ) -> Result<Vec<Violation>, String> {
+        self.eval_scoped(input, subject, Some("data.tripline.host."))
+    }
+
+    /// `scope`: of the shipped `data.tripline.*` packages, only those under this prefix run.
+    fn eval_scoped(
+        &mut self,
+        input: &Value,
+        subject: &str,
+        scope: Option<&str>,
+    ) -> Result<Vec<Violation>, String> {
         let input = regorus::Value::from_json_str(&input.to_string()).map_err(|e| e.to_string())?;
         self.engine.set_input(input);
         let mut out = Vec::new();
-        for package in self.packages.clone() {
-            for rule in ["deny", "violation", "warn"] {
+        let rules = match self.rules.take() {
+            Some(r) => r,
+            None => {
+                let mut found = Vec::new();
+                for package in &self.packages {
+                    for rule in ["deny", "violation", "warn"] {
+                        match self.engine.eval_rule(format!("{package}.{rule}")) {
+                            Err(e) if e.to_string().contains("not a valid rule path") => {}
+                            _ => found.push((package.clone(), rule)),
+                        }
+                    }
+                }
+                found
+            }
+        };
+        let result = self.eval_rules(&rules, subject, scope, &mut out);
+        self.rules = Some(rules);
+        result.map(|_| out)
+    }
+
+    fn eval_rules(
+        &mut self,
+        rules: &[(String, &'static str)],
+        subject: &str,
+        scope: Option<&str>,
+        out: &mut Vec<Violation>,
+    ) -> Result<(), String> {
+        for (package, rule) in rules {
+            let (package, rule) = (package.clone(), *rule);
+            let shipped =
+                package.starts_with("data.tripline.") && !package.starts_with("data.tripline.lib.");
+            if shipped && scope.is_some_and(|s| !package.starts_with(s)) {
+                continue;
+            }
+            {
                 let path = format!("{package}.{rule}");
                 let value = match self.engine.eval_rule(path) {
                     Ok(v) => v,
-                    // A package without this rule.
-                    Err(e) if e.to_string().contains("not a valid rule path") => continue,
                     Err(e) => return Err(format!("{package}.{rule}: {e}")),
                 };
                 let json = value.to_json_str().map_err(|e| e.to_string())?;
@@ -209,21 +265,39 @@ impl PolicySet {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Evaluates every package on each object (conftest style), with all objects in
     /// `data.tripline.objects`.
     pub fn eval_objects(&mut self, objects: &[(String, Value)]) -> Result<Vec<Violation>, String> {
         let all: Vec<&Value> = objects.iter().map(|(_, o)| o).collect();
-        let data = serde_json::json!({"tripline": {"objects": all}});
+        // Roles by `Kind/namespace/name`, so binding checks need not scan every object.
+        let mut roles = serde_json::Map::new();
+        for o in &all {
+            let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
+            if kind == "Role" || kind == "ClusterRole" {
+                let meta = |k: &str| {
+                    o.pointer(&format!("/metadata/{k}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                };
+                let ns = if kind == "Role" {
+                    meta("namespace")
+                } else {
+                    ""
+                };
+                roles.insert(format!("{kind}/{ns}/{}", meta("name")), (*o).clone());
+            }
+        }
+        let data = serde_json::json!({"tripline": {"objects": all, "roles": roles}});
         self.engine.clear_data();
         self.engine
             .add_data(regorus::Value::from_json_str(&data.to_string()).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for (subject, o) in objects {
-            out.extend(self.eval_input(o, subject)?);
+            out.extend(self.eval_scoped(o, subject, Some("data.tripline.kubernetes."))?);
         }
         Ok(out)
     }

@@ -130,7 +130,7 @@ fn host_baseline_on_a_snapshot() {
     );
     let mut set = PolicySet::default_pack();
     let v = set
-        .eval_input(&serde_json::to_value(&snap).unwrap(), "snapshot")
+        .eval_snapshot(&serde_json::to_value(&snap).unwrap(), "snapshot")
         .unwrap();
     let mut host = msgs(&v, "tripline.host.baseline");
     host.sort();

@@ -60,7 +60,9 @@ fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Vi
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .filter(is_snapshot);
         match single_json {
-            Some(snapshot) => out.extend(set.eval_input(&snapshot, &input.display().to_string())?),
+            Some(snapshot) => {
+                out.extend(set.eval_snapshot(&snapshot, &input.display().to_string())?)
+            }
             None => manifests.push(input.clone()),
         }
     }
@@ -77,6 +79,15 @@ fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Vi
 }
 
 fn print(v: &[Violation], format: PolicyFormat) {
+    // A closed pipe (`| head`) ends the output quietly.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    macro_rules! println {
+        ($($t:tt)*) => { let _ = writeln!(out, $($t)*); };
+    }
+    macro_rules! print {
+        ($($t:tt)*) => { let _ = write!(out, $($t)*); };
+    }
     match format {
         PolicyFormat::Text => {
             for x in v {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Drift and policy throughput against parse-only baselines, in one run.
+#   bash bench/drift.sh [N]   (default 100000 Kubernetes objects; policies on N/10)
+# - Kubernetes: N generated objects (Deployments, Services, ConfigMaps, Roles, RoleBindings in
+#   50 namespaces; the live dump has server noise and ~2% drift): `tripline drift` against
+#   serde_json parsing both files (`tripline-bench parse k8s-objects`).
+# - Policies: `tripline policy eval` (shipped pack) on N/10 live objects.
+# - Host: `tripline contract snapshot --include '/usr/**'` against `sha256sum` of the same files
+#   on one core (page cache warmed first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-100000}
+cargo build --release -q -p tripline -p tripline-bench
+bin=target/release
+out=bench/out/k8s-objects
+mkdir -p "$out"
+[ -s "$out/live.json" ] && [ "$(cat "$out/n" 2>/dev/null)" = "$n" ] || { "$bin/tripline-bench" gen-k8s-objects "$n" "$out"; echo "$n" > "$out/n"; }
+secs() { local s e; s=$(date +%s%N); "$@" > /dev/null 2>&1 || true; e=$(date +%s%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", (e - s) / 1e9 }'; }
+read -r _ parse < <("$bin/tripline-bench" parse k8s-objects "$out")
+drift=$(secs "$bin/tripline" drift --manifests "$out/desired.json" --live "$out/live.json" --format json)
+m=$((n / 10))
+python3 - "$out/live.json" "$out/live-part.json" "$m" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d["items"] = d["items"][: int(sys.argv[3])]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+policy=$(secs "$bin/tripline" policy eval --input "$out/live-part.json" --format json)
+find /usr -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true
+files=$(find /usr -type f | wc -l)
+base=$(secs sh -c "find /usr -type f -print0 | xargs -0 sha256sum")
+snap=$(secs "$bin/tripline" contract snapshot --include '/usr/**' -o "$out/usr-snapshot.json")
+awk -v n="$n" -v m="$m" -v p="$parse" -v d="$drift" -v q="$policy" -v f="$files" -v b="$base" -v s="$snap" 'BEGIN {
+  printf "kubernetes parse-only (serde_json)  %6.2f s  %8.0f objects/s\n", p, n / p
+  printf "tripline drift (k8s)                %6.2f s  %8.0f objects/s  ratio %.2f\n", d, n / d, p / d
+  printf "tripline policy eval (shipped pack) %6.2f s  %8.0f objects/s  (%d objects)\n", q, m / q, m
+  printf "sha256sum of /usr (1 core)          %6.2f s  %8.0f files/s\n", b, f / b
+  printf "tripline contract snapshot /usr     %6.2f s  %8.0f files/s  ratio %.2f\n", s, f / s, b / s
+}'
