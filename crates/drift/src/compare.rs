@@ -326,6 +326,14 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
             );
         }
     }
+    if s.watched {
+        if let Some(rules) = &spec.executables {
+            executables(rules, s, &mut out);
+        }
+        if let Some(rules) = &spec.egress {
+            egress(rules, s, &mut out);
+        }
+    }
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -337,6 +345,98 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
 
 /// Finds the rules that cover a live item's key (for sections too large to scan).
 type RuleIndex<'a> = dyn Fn(&str) -> Vec<usize> + 'a;
+
+/// Programs run while watching that no entry allows. A program in a world-writable or
+/// in-memory place (`/tmp`, `/dev/shm`, `/var/tmp`, a memfd) is high.
+fn executables(rules: &[crate::contract::PathRule], s: &Snapshot, out: &mut Vec<Finding>) {
+    let mut set = globset::GlobSetBuilder::new();
+    for r in rules {
+        if let Ok(g) = globset::GlobBuilder::new(&r.path)
+            .literal_separator(true)
+            .build()
+        {
+            set.add(g);
+        }
+    }
+    let set = set.build().unwrap_or_else(|_| globset::GlobSet::empty());
+    for exe in &s.executables {
+        let hits = set.matches(exe);
+        let forbidden = hits.iter().any(|&i| rules[i].state == State::Forbidden);
+        if !hits.is_empty() && !forbidden {
+            continue;
+        }
+        let risky = ["/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/"]
+            .iter()
+            .any(|d| exe.starts_with(d))
+            || exe.contains("memfd:");
+        let change = if forbidden {
+            Change::Forbidden
+        } else {
+            Change::Added
+        };
+        out.push(Finding {
+            section: "executables",
+            change,
+            item: exe.clone(),
+            severity: if risky || forbidden {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            evidence: vec!["executed while watching".into()],
+            hint: hint("executables", change),
+            attribution: None,
+        });
+    }
+}
+
+/// Outbound connections attempted while watching that no entry allows.
+fn egress(rules: &[crate::contract::EgressRule], s: &Snapshot, out: &mut Vec<Finding>) {
+    let covers = |r: &crate::contract::EgressRule, addr: &str, port: u16| {
+        let ip: Option<std::net::IpAddr> = addr.parse().ok();
+        let net_match = match r.destination.split_once('/') {
+            Some((net, bits)) => match (net.parse::<std::net::IpAddr>(), bits.parse::<u8>(), ip) {
+                (Ok(std::net::IpAddr::V4(n)), Ok(b), Some(std::net::IpAddr::V4(a))) if b <= 32 => {
+                    let mask = if b == 0 { 0 } else { u32::MAX << (32 - b) };
+                    u32::from(n) & mask == u32::from(a) & mask
+                }
+                (Ok(std::net::IpAddr::V6(n)), Ok(b), Some(std::net::IpAddr::V6(a))) if b <= 128 => {
+                    let mask = if b == 0 { 0 } else { u128::MAX << (128 - b) };
+                    u128::from(n) & mask == u128::from(a) & mask
+                }
+                _ => false,
+            },
+            None => r.destination == addr,
+        };
+        net_match && r.port.is_none_or(|p| p == port)
+    };
+    for (addr, port) in &s.egress {
+        let hits: Vec<&crate::contract::EgressRule> =
+            rules.iter().filter(|r| covers(r, addr, *port)).collect();
+        let forbidden = hits.iter().any(|r| r.state == State::Forbidden);
+        if !hits.is_empty() && !forbidden {
+            continue;
+        }
+        let change = if forbidden {
+            Change::Forbidden
+        } else {
+            Change::Added
+        };
+        out.push(Finding {
+            section: "egress",
+            change,
+            item: format!("{addr}:{port}"),
+            severity: if forbidden {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            evidence: vec!["connection attempted while watching".into()],
+            hint: hint("egress", change),
+            attribution: None,
+        });
+    }
+}
 
 /// The shared logic of keyed sections: forbidden and undeclared live items, changed facts of
 /// declared ones, and required entries with no live item.
@@ -633,6 +733,8 @@ fn hint(section: &str, change: Change) -> String {
         "listeners" => "listener",
         "modules" => "kernel module",
         "units" => "systemd unit",
+        "executables" => "program",
+        "egress" => "destination",
         _ => "item",
     };
     match change {

@@ -116,6 +116,37 @@ pub struct Spec {
     /// Cron entries (`file: line`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<Vec<LineRule>>,
+    /// Programs seen running (observed with the live sensor: `learn --watch`, `drift --watch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executables: Option<Vec<PathRule>>,
+    /// Outbound connections seen (observed with the live sensor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Vec<EgressRule>>,
+}
+
+/// A program path or glob.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathRule {
+    /// Absolute path or glob (`/usr/bin/*`).
+    pub path: String,
+    /// required, allowed or forbidden (observed entries are learned as allowed).
+    #[serde(default, skip_serializing_if = "State::is_default")]
+    pub state: State,
+}
+
+/// An outbound destination.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRule {
+    /// Address or CIDR (`10.0.0.0/8`, `203.0.113.7`).
+    pub destination: String,
+    /// Port; absent = any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// required, allowed or forbidden (observed entries are learned as allowed).
+    #[serde(default, skip_serializing_if = "State::is_default")]
+    pub state: State,
 }
 
 /// A file, directory or glob of them.

@@ -97,6 +97,26 @@ pub fn learn(snap: &Snapshot, name: &str, watch: &[String]) -> Contract {
         modules: Some(names(snap.modules.iter())),
         units: Some(names(snap.units.iter())),
         cron: Some(lines(snap.cron.iter())),
+        // Observed behaviour is learned as `allowed`: seen once is not required forever.
+        executables: snap.watched.then(|| {
+            snap.executables
+                .iter()
+                .map(|p| PathRule {
+                    path: p.clone(),
+                    state: State::Allowed,
+                })
+                .collect()
+        }),
+        egress: snap.watched.then(|| {
+            snap.egress
+                .iter()
+                .map(|(a, p)| EgressRule {
+                    destination: a.clone(),
+                    port: Some(*p),
+                    state: State::Allowed,
+                })
+                .collect()
+        }),
     };
     Contract {
         api_version: API_VERSION.into(),

@@ -53,6 +53,58 @@ pub fn snapshot(root: &Path, include: &[String]) -> Snapshot {
     snap
 }
 
+/// Records what runs and where it connects while the sensor watches.
+#[derive(Default)]
+struct Watch {
+    executables: std::collections::BTreeSet<String>,
+    egress: std::collections::BTreeSet<(String, u16)>,
+}
+
+impl crate::run::RunObserver for Watch {
+    fn on_alert(&mut self, _: tripline_event::Finding) {}
+
+    fn on_event(&mut self, ev: &tripline_syscall::SyscallEvent<'_>) {
+        use tripline_syscall::Kind;
+        match ev.kind() {
+            Some(Kind::Execve | Kind::Execveat) if ev.ret() == 0 => {
+                if let Some(p) = ev.process().filter(|p| !p.exepath.is_empty()) {
+                    self.executables.insert(p.exepath.clone());
+                }
+            }
+            // Attempts count: a blocked connection is still an egress attempt (-115 = EINPROGRESS).
+            Some(Kind::Connect) if ev.ret() == 0 || ev.ret() == -115 || ev.ret() == -110 => {
+                let Some((_, f)) = ev.fd() else { return };
+                let Some(t) = f.sock.filter(|_| f.kind.is_ip()) else {
+                    return;
+                };
+                if t.rport != 0 && !t.remote.is_loopback() && !t.remote.is_unspecified() {
+                    self.egress.insert((t.remote.to_string(), t.rport));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Watches this machine with the live sensor for `secs` seconds and adds the programs run and
+/// the outbound connections attempted to the snapshot.
+pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
+    let (rules, _) = tripline_rules::falco::load(&[], &tripline_sources::schemas());
+    let cfg = crate::run::RunConfig {
+        all_syscalls: true,
+        duration: Some(std::time::Duration::from_secs(secs)),
+        ..Default::default()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut watch = Watch::default();
+    eprintln!("watching for {secs} s with the live sensor ...");
+    crate::run::run(&rules, None, &cfg, &stop, &mut watch)?;
+    snap.executables = watch.executables;
+    snap.egress = watch.egress;
+    snap.watched = true;
+    Ok(())
+}
+
 /// The host name of `root` (its /etc/hostname), for a learned contract's name.
 pub fn host_name(root: &Path) -> String {
     std::fs::read_to_string(root.join("etc/hostname"))
@@ -67,21 +119,27 @@ pub fn learn_to(
     root: &Path,
     include: &[String],
     name: Option<&str>,
+    watch: Option<u64>,
     output: &Path,
 ) -> anyhow::Result<()> {
-    let snap = snapshot(root, include);
+    let mut snap = snapshot(root, include);
+    if let Some(secs) = watch {
+        observe(&mut snap, secs)?;
+    }
     let name = name.map_or_else(|| host_name(root), str::to_string);
     let contract = learn::learn(&snap, &name, include);
     write_out(output, &contract.to_yaml())?;
     eprintln!(
-        "learned: {} files, {} users, {} packages, {} keys, {} listeners, {} units, {} cron entries",
+        "learned: {} files, {} users, {} packages, {} keys, {} listeners, {} units, {} cron entries, {} programs, {} destinations",
         snap.files.len(),
         snap.users.len(),
         snap.packages.len(),
         snap.authorized_keys.len(),
         snap.listeners.len(),
         snap.units.len(),
-        snap.cron.len()
+        snap.cron.len(),
+        snap.executables.len(),
+        snap.egress.len()
     );
     Ok(())
 }
@@ -184,7 +242,12 @@ fn print_findings(
 
 /// Compares `root` with the contract at `contract`; prints the findings. Returns the exit code:
 /// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read.
-pub fn drift(contract: &Path, root: Option<PathBuf>, format: DriftFormat) -> u8 {
+pub fn drift(
+    contract: &Path,
+    root: Option<PathBuf>,
+    watch: Option<u64>,
+    format: DriftFormat,
+) -> u8 {
     let c = match Contract::load(contract) {
         Ok(c) => c,
         Err(e) => {
@@ -193,7 +256,13 @@ pub fn drift(contract: &Path, root: Option<PathBuf>, format: DriftFormat) -> u8 
         }
     };
     let root = root.unwrap_or_else(|| PathBuf::from("/"));
-    let snap = snapshot(&root, &c.spec.watch);
+    let mut snap = snapshot(&root, &c.spec.watch);
+    if let Some(secs) = watch {
+        if let Err(e) = observe(&mut snap, secs) {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    }
     let findings = compare::compare(&c, &snap);
     print_findings(&findings, &c.metadata.name, format)
 }

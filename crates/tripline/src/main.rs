@@ -71,6 +71,10 @@ enum ContractCommand {
         /// Contract name (default: the root's /etc/hostname).
         #[arg(long)]
         name: Option<String>,
+        /// Also watch this machine with the live sensor for SECS seconds (needs root) and allow
+        /// the programs it runs and the destinations it connects to.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
         /// Output file, or - for stdout.
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
@@ -146,6 +150,10 @@ struct DriftArgs {
     /// Read this directory as the root instead of the live machine.
     #[arg(long)]
     root: Option<PathBuf>,
+    /// Also watch this machine with the live sensor for SECS seconds (needs root): programs and
+    /// destinations the contract's executables/egress do not allow are drift.
+    #[arg(long, value_name = "SECS")]
+    watch: Option<u64>,
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     format: DriftFormatArg,
@@ -392,9 +400,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             root,
             include,
             name,
+            watch,
             output,
         }) => {
-            tripline::drift::learn_to(&root, &include, name.as_deref(), &output)?;
+            tripline::drift::learn_to(&root, &include, name.as_deref(), watch, &output)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Contract(ContractCommand::Schema) => {
@@ -438,7 +447,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
             Ok(ExitCode::from(match &args.contract {
-                Some(contract) => tripline::drift::drift(contract, args.root, format),
+                Some(contract) => tripline::drift::drift(contract, args.root, args.watch, format),
                 None => tripline::drift::k8s_drift(
                     &tripline::drift::K8sInputs {
                         manifests: args.manifests,

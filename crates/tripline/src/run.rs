@@ -135,6 +135,8 @@ pub trait RunObserver {
     fn on_alert(&mut self, finding: Finding);
     /// Periodic statistics: totals so far and the rate since the last call.
     fn on_stats(&mut self, _stats: &RunStats, _events_per_sec: f64, _drops_since_last: u64) {}
+    /// Every event, before the rules see it (for observers that learn from behaviour).
+    fn on_event(&mut self, _ev: &SyscallEvent<'_>) {}
 }
 
 /// The syscalls to enable for `rules`: the event types they need plus the state syscalls.
@@ -327,6 +329,7 @@ impl Pipeline<'_> {
                     *recorder = None;
                 }
             }
+            observer.on_event(ev);
             rules.evaluate(ev, cfg.matching, |rule| {
                 *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
                 observer.on_alert(rule.finding(ev, &cfg.hostname));

@@ -137,6 +137,11 @@ fn walk(
         if !meta.is_dir() {
             continue;
         }
+        // Kernel and device trees are not files to snapshot (and /proc never ends), unless a
+        // glob names them directly.
+        if shown != base && ["/proc", "/sys", "/dev", "/run"].contains(&shown.as_str()) {
+            continue;
+        }
         match std::fs::read_dir(&path) {
             Ok(dir) => {
                 for e in dir.flatten() {

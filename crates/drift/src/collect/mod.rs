@@ -55,6 +55,15 @@ pub struct Snapshot {
     /// Effective sshd settings (keywords lower-cased; the first value wins, as in sshd).
     #[serde(default)]
     pub sshd: BTreeMap<String, String>,
+    /// Programs executed while watching (`--watch`), by path.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub executables: BTreeSet<String>,
+    /// Outbound connections attempted while watching: (address, port).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub egress: BTreeSet<(String, u16)>,
+    /// Whether behaviour was observed (`executables` and `egress` are meaningful).
+    #[serde(default)]
+    pub watched: bool,
     /// Sources that could not be read, with the reason.
     pub errors: Vec<String>,
 }

@@ -810,3 +810,114 @@ fn capture_round_trip_with_sysdig() {
         "sysdig does not show cat opening {marker_name}"
     );
 }
+
+/// `contract learn --watch` allows what ran and where it connected; `drift --watch` then reports
+/// a new program in /tmp (high) and a new destination, and not what was learned.
+#[test]
+fn contract_watch_learns_and_detects_behaviour() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy("/bin/true", d.join("probe")).unwrap();
+    std::fs::copy("/bin/true", d.join("dropper")).unwrap();
+    let contract = d.join("c.yaml");
+    let connect = |host: &str, port: u16| {
+        let addr = std::net::SocketAddr::new(host.parse().unwrap(), port);
+        let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+    };
+    let bin = env!("CARGO_BIN_EXE_tripline");
+    let glob = format!("{}/**", d.display());
+    let watched = |args: &[&str], actions: &dyn Fn()| {
+        let child = Command::new(bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The sensor attaches within a couple of seconds; act inside the 6 s window.
+        std::thread::sleep(Duration::from_secs(3));
+        actions();
+        child.wait_with_output().unwrap()
+    };
+    let out = watched(
+        &[
+            "contract",
+            "learn",
+            "--include",
+            &glob,
+            "--watch",
+            "6",
+            "-o",
+            contract.to_str().unwrap(),
+        ],
+        &|| {
+            sh(&format!("{}/probe", d.display()));
+            connect("192.0.2.1", 8443);
+        },
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&contract).unwrap();
+    assert!(
+        text.contains(&format!(
+            "- path: {}/probe\n    state: allowed",
+            d.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("- destination: 192.0.2.1\n    port: 8443\n    state: allowed"),
+        "{text}"
+    );
+
+    let out = watched(
+        &[
+            "drift",
+            "--contract",
+            contract.to_str().unwrap(),
+            "--watch",
+            "6",
+            "--format",
+            "json",
+        ],
+        &|| {
+            sh(&format!("{}/probe", d.display()));
+            sh(&format!("{}/dropper", d.display()));
+            connect("192.0.2.1", 8443);
+            connect("198.51.100.7", 4444);
+        },
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let has = |section: &str, item: &str| {
+        findings
+            .iter()
+            .find(|f| f["section"] == section && f["item"] == item)
+            .cloned()
+    };
+    let dropper = has("executables", &format!("{}/dropper", d.display())).expect("dropper");
+    // Programs run from /tmp are high; elsewhere (a TMPDIR outside /tmp) medium.
+    let want = if d.starts_with("/tmp") {
+        "high"
+    } else {
+        "medium"
+    };
+    assert_eq!(dropper["severity"], want);
+    assert!(
+        has("egress", "198.51.100.7:4444").is_some(),
+        "{findings:#?}"
+    );
+    assert!(has("executables", &format!("{}/probe", d.display())).is_none());
+    assert!(has("egress", "192.0.2.1:8443").is_none());
+}
