@@ -65,14 +65,7 @@ impl<'a> Event<'a> {
 
     /// A numeric parameter, sign-extended from its width (fds, results, pids).
     pub fn int(&self, name: &str) -> Option<i64> {
-        let b = self.named(name)?;
-        let v = le_uint(b)?;
-        Some(match b.len() {
-            1 => v as u8 as i8 as i64,
-            2 => v as u16 as i16 as i64,
-            4 => v as u32 as i32 as i64,
-            _ => v as i64,
-        })
+        le_int(self.named(name)?)
     }
 
     /// A string parameter without its trailing NUL.
@@ -80,6 +73,17 @@ impl<'a> Event<'a> {
         let b = self.named(name)?;
         Some(b.strip_suffix(&[0]).unwrap_or(b))
     }
+}
+
+/// Little-endian signed integer of 1, 2, 4 or 8 bytes, sign-extended.
+pub(crate) fn le_int(b: &[u8]) -> Option<i64> {
+    let v = le_uint(b)?;
+    Some(match b.len() {
+        1 => v as u8 as i8 as i64,
+        2 => v as u16 as i16 as i64,
+        4 => v as u32 as i32 as i64,
+        _ => v as i64,
+    })
 }
 
 /// Little-endian unsigned integer of 1, 2, 4 or 8 bytes.

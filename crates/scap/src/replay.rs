@@ -14,7 +14,7 @@ use tripline_syscall::process::Process;
 use tripline_syscall::users::UserDb;
 use tripline_syscall::{container, Exec, Kind, Observed, State, Syscall, SyscallEvent};
 
-use crate::event::{le_uint, Event};
+use crate::event::{le_int, Event};
 use crate::metadata::{FdInfo, FdTarget, ThreadInfo};
 use crate::table;
 use crate::Block;
@@ -60,14 +60,7 @@ impl<'s> Args<'s> {
     }
 
     fn int(&self, name: &str) -> Option<i64> {
-        let b = self.arg(name)?;
-        let v = le_uint(b)?;
-        Some(match b.len() {
-            1 => v as u8 as i8 as i64,
-            2 => v as u16 as i16 as i64,
-            4 => v as u32 as i32 as i64,
-            _ => v as i64,
-        })
+        le_int(self.arg(name)?)
     }
 
     fn text(&self, name: &str) -> &'s [u8] {
