@@ -32,8 +32,16 @@ impl<W: Write> std::fmt::Debug for Writer<W> {
     }
 }
 
-fn put_str16(b: &mut Vec<u8>, s: &[u8]) {
-    let s = &s[..s.len().min(u16::MAX as usize)];
+/// Longest path, comm or exe a libscap reader accepts in the lists (`SCAP_MAX_PATH_SIZE`).
+const MAX_PATH: usize = 1024;
+/// Longest NUL-joined args, env or cgroups a libscap reader accepts (`SCAP_MAX_ARGS_SIZE`);
+/// sysdig refuses the whole file ("invalid argslen") past it, so longer values are cut.
+const MAX_ARGS: usize = 4096;
+/// Longest user or group name, home or shell a libscap reader accepts (`MAX_CREDENTIALS_STR_LEN` - 1).
+const MAX_CREDENTIAL: usize = 255;
+
+fn put_str16(b: &mut Vec<u8>, s: &[u8], limit: usize) {
+    let s = &s[..s.len().min(limit)];
     b.extend_from_slice(&(s.len() as u16).to_le_bytes());
     b.extend_from_slice(s);
 }
@@ -99,21 +107,21 @@ impl<W: Write> Writer<W> {
             for v in [t.tid, t.pid, t.ptid, t.sid, t.vpgid] {
                 e.extend_from_slice(&v.to_le_bytes());
             }
-            put_str16(&mut e, t.comm.as_bytes());
-            put_str16(&mut e, t.exe.as_bytes());
-            put_str16(&mut e, t.exepath.as_bytes());
-            put_str16(&mut e, &nul_joined(&t.args));
-            put_str16(&mut e, t.cwd.as_bytes());
+            put_str16(&mut e, t.comm.as_bytes(), MAX_PATH);
+            put_str16(&mut e, t.exe.as_bytes(), MAX_PATH);
+            put_str16(&mut e, t.exepath.as_bytes(), MAX_PATH);
+            put_str16(&mut e, &nul_joined(&t.args), MAX_ARGS);
+            put_str16(&mut e, t.cwd.as_bytes(), MAX_PATH);
             e.extend_from_slice(&t.fdlimit.to_le_bytes());
             e.extend_from_slice(&t.flags.to_le_bytes());
             e.extend_from_slice(&t.uid.to_le_bytes());
             e.extend_from_slice(&t.gid.to_le_bytes());
             e.extend_from_slice(&[0u8; 4 * 3 + 8 * 2]);
-            put_str16(&mut e, b"");
+            put_str16(&mut e, b"", MAX_ARGS);
             e.extend_from_slice(&t.vtid.to_le_bytes());
             e.extend_from_slice(&t.vpid.to_le_bytes());
-            put_str16(&mut e, &nul_joined(&t.cgroups));
-            put_str16(&mut e, t.root.as_bytes());
+            put_str16(&mut e, &nul_joined(&t.cgroups), MAX_ARGS);
+            put_str16(&mut e, t.root.as_bytes(), MAX_PATH);
             // The pre-libs-0.10 tail (29 bytes), which old and new readers both accept.
             e.extend_from_slice(&t.loginuid.to_le_bytes());
             e.push(0);
@@ -138,11 +146,11 @@ impl<W: Write> Writer<W> {
                 FdTarget::File { path, flags } => {
                     e.push(16);
                     e.extend_from_slice(&flags.to_le_bytes());
-                    put_str16(&mut e, path.as_bytes());
+                    put_str16(&mut e, path.as_bytes(), MAX_PATH);
                 }
                 FdTarget::Directory(p) => {
                     e.push(2);
-                    put_str16(&mut e, p.as_bytes());
+                    put_str16(&mut e, p.as_bytes(), MAX_PATH);
                 }
                 FdTarget::Ipv4 {
                     sip,
@@ -188,12 +196,12 @@ impl<W: Write> Writer<W> {
                     e.push(8);
                     e.extend_from_slice(&source.to_le_bytes());
                     e.extend_from_slice(&dest.to_le_bytes());
-                    put_str16(&mut e, path.as_bytes());
+                    put_str16(&mut e, path.as_bytes(), MAX_PATH);
                 }
                 FdTarget::Other { kind, name } => {
                     e.push(kind.code());
                     if kind.code() != 0 {
-                        put_str16(&mut e, name.as_bytes());
+                        put_str16(&mut e, name.as_bytes(), MAX_PATH);
                     }
                 }
             }
@@ -210,16 +218,16 @@ impl<W: Write> Writer<W> {
             let mut e = vec![0u8];
             e.extend_from_slice(&uid.to_le_bytes());
             e.extend_from_slice(&gid.to_le_bytes());
-            put_str16(&mut e, name.as_bytes());
-            put_str16(&mut e, home.as_bytes());
-            put_str16(&mut e, shell.as_bytes());
+            put_str16(&mut e, name.as_bytes(), MAX_CREDENTIAL);
+            put_str16(&mut e, home.as_bytes(), MAX_CREDENTIAL);
+            put_str16(&mut e, shell.as_bytes(), MAX_CREDENTIAL);
             b.extend_from_slice(&((e.len() + 4) as u32).to_le_bytes());
             b.extend_from_slice(&e);
         }
         for (gid, name) in &users.groups {
             let mut e = vec![1u8];
             e.extend_from_slice(&gid.to_le_bytes());
-            put_str16(&mut e, name.as_bytes());
+            put_str16(&mut e, name.as_bytes(), MAX_CREDENTIAL);
             b.extend_from_slice(&((e.len() + 4) as u32).to_le_bytes());
             b.extend_from_slice(&e);
         }

@@ -273,3 +273,47 @@ fn writer_output_reads_back() {
     }
     assert_eq!(seen, 4);
 }
+
+/// sysdig refuses a whole capture whose process list holds args over 4096 bytes or a path over
+/// 1024 ("invalid argslen"), so the writer cuts values to the limits libscap reads.
+#[test]
+fn writer_cuts_values_to_what_libscap_reads() {
+    let long_arg = "a".repeat(30_000);
+    let deep_cwd = format!("/{}", "d".repeat(3_000));
+    let threads = vec![ThreadInfo {
+        tid: 7,
+        pid: 7,
+        comm: "long".into(),
+        args: vec!["-c".into(), long_arg],
+        cwd: deep_cwd.clone(),
+        ..ThreadInfo::default()
+    }];
+    let users = UserList {
+        users: vec![(1, 1, "u".repeat(400), "/h".into(), "/bin/sh".into())],
+        groups: vec![],
+    };
+    let mut w = Writer::new(Vec::new(), "box").unwrap();
+    w.threads(&threads).unwrap();
+    w.users(&users).unwrap();
+    let bytes = w.finish().unwrap();
+    let mut r = Reader::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut seen = 0;
+    while let Some(b) = r.next_block().unwrap() {
+        match b {
+            Block::Threads(t) => {
+                let joined: usize = t[0].args.iter().map(|a| a.len() + 1).sum();
+                assert!(joined <= 4097, "args take {joined} bytes");
+                assert_eq!(t[0].args[0], "-c");
+                assert!(t[0].args[1].len() > 4000);
+                assert_eq!(t[0].cwd, deep_cwd[..1024]);
+                seen += 1;
+            }
+            Block::Users(u) => {
+                assert_eq!(u.users[0].2.len(), 255);
+                seen += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, 2);
+}

@@ -713,6 +713,12 @@ fn capture_round_trip_with_sysdig() {
     let file = dir.path().join("live.scap.gz");
     let marker = dir.path().join("capture-marker.txt");
     std::fs::write(&marker, "x").unwrap();
+    // A process whose command line is longer than libscap's 4096-byte limit: CI runners have
+    // them, and sysdig refuses a whole capture that lists one uncut.
+    let mut long = Command::new("sh")
+        .args(["-c", "sleep 60", &"x".repeat(20_000)])
+        .spawn()
+        .unwrap();
     let cfg = RunConfig {
         all_syscalls: true,
         capture: Some(file.clone()),
@@ -720,6 +726,8 @@ fn capture_round_trip_with_sysdig() {
     };
     let script = format!("cat {} > /dev/null", marker.display());
     let (_, stats) = with_agent_cfg(rules(&[]), cfg, || sh(&script));
+    let _ = long.kill();
+    let _ = long.wait();
     assert!(stats.capture_error.is_none(), "{:?}", stats.capture_error);
     assert!(stats.captured > 0);
 
