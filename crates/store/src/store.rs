@@ -1,0 +1,412 @@
+//! The store: open, ingest with dedup and rate limits, query, retention.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::db::{scalar, Db, Row};
+use crate::finding::{priority_from_rank, priority_rank, Kind, NewFinding, StoredFinding};
+use crate::limits::RateLimiter;
+use crate::outbox::Route;
+use crate::query::Query;
+use crate::{schema, StoreError};
+
+/// Dedup and rate-limit settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Identical findings this close together (ns, event time) fold into one; 0 never folds.
+    pub dedup_window_ns: i64,
+    /// New findings per rule per minute; 0 is no limit.
+    pub rate_per_minute: u32,
+    /// Findings per rule allowed at once before the rate applies.
+    pub burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dedup_window_ns: 60_000_000_000,
+            rate_per_minute: 600,
+            burst: 100,
+        }
+    }
+}
+
+/// What happened to one ingested finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingest {
+    /// Stored as a new row (and queued for the outputs that want it).
+    New(i64),
+    /// Folded into this existing row (count + 1).
+    Folded(i64),
+    /// Held back by the rule's rate limit and counted in [`Store::suppressed`].
+    Suppressed,
+}
+
+/// Retention limits; `None` keeps everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete findings last seen longer ago than this (ns).
+    pub max_age_ns: Option<i64>,
+    /// Delete the oldest findings while the store takes more bytes than this.
+    pub max_bytes: Option<i64>,
+}
+
+/// Findings a rate limit held back, per rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    /// Rule.
+    pub rule: String,
+    /// How many.
+    pub count: i64,
+    /// First held back, ns.
+    pub first_ns: i64,
+    /// Last held back, ns.
+    pub last_ns: i64,
+}
+
+/// The finding store. One per thread; SQLite's WAL lets several stores on one file read while
+/// one writes.
+pub struct Store {
+    pub(crate) db: Box<dyn Db>,
+    cfg: Config,
+    limiter: RateLimiter,
+    /// Recent fingerprints → (row id, last seen), so a flood folds without a lookup per finding.
+    recent: HashMap<String, (i64, i64)>,
+    pub(crate) routes: Vec<Route>,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish()
+    }
+}
+
+const RECENT_MAX: usize = 100_000;
+
+const COLUMNS: &str = "id, fingerprint, kind, rule, priority, source, hostname, entity, message, fields, tags, location, first_ns, last_ns, count";
+
+impl Store {
+    /// Opens a store: `postgres://...` (or `postgresql://`), `sqlite://PATH`, `:memory:`, or a
+    /// file path. Applies pending migrations.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, Config::default())
+    }
+
+    /// [`Store::open`] with dedup and rate-limit settings.
+    pub fn open_with(url: &str, cfg: Config) -> Result<Store, StoreError> {
+        let mut store = Store::connect(url, cfg)?;
+        schema::migrate(store.db.as_mut(), schema::CURRENT)?;
+        Ok(store)
+    }
+
+    /// Opens without migrating (tests build older schemas with it).
+    pub fn connect(url: &str, cfg: Config) -> Result<Store, StoreError> {
+        let db: Box<dyn Db> = if url.starts_with("postgres://") || url.starts_with("postgresql://")
+        {
+            Box::new(crate::postgres::Postgres::connect(url)?)
+        } else if url == ":memory:" {
+            Box::new(crate::sqlite::Sqlite::memory()?)
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Box::new(crate::sqlite::Sqlite::open(Path::new(path))?)
+        };
+        Ok(Store {
+            db,
+            cfg,
+            limiter: RateLimiter::new(cfg.rate_per_minute, cfg.burst),
+            recent: HashMap::new(),
+            routes: Vec::new(),
+            url: crate::postgres::redact(url),
+        })
+    }
+
+    /// The URL it was opened with (password removed).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The raw connection (migrations, tests).
+    pub fn db(&mut self) -> &mut dyn Db {
+        self.db.as_mut()
+    }
+
+    /// Queues every new finding an output's route accepts for that output.
+    pub fn route(&mut self, route: Route) {
+        self.routes.push(route);
+    }
+
+    /// Stops queueing new findings for any output.
+    pub fn routes_clear(&mut self) {
+        self.routes.clear();
+    }
+
+    /// Stores one finding: folds it into a recent identical one, holds it back under the rule's
+    /// rate limit, or stores it and queues it for the outputs.
+    pub fn ingest(&mut self, f: &NewFinding) -> Result<Ingest, StoreError> {
+        self.db.begin()?;
+        match self.ingest_one(f) {
+            Ok(r) => {
+                self.db.commit()?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = self.db.rollback();
+                self.recent.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores many findings in one transaction (floods, replays): all or none.
+    pub fn ingest_batch(&mut self, fs: &[NewFinding]) -> Result<Vec<Ingest>, StoreError> {
+        self.db.begin()?;
+        let mut out = Vec::with_capacity(fs.len());
+        for f in fs {
+            match self.ingest_one(f) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    let _ = self.db.rollback();
+                    self.recent.clear();
+                    return Err(e);
+                }
+            }
+        }
+        self.db.commit()?;
+        Ok(out)
+    }
+
+    fn ingest_one(&mut self, f: &NewFinding) -> Result<Ingest, StoreError> {
+        let fp = f.fingerprint();
+        let window = self.cfg.dedup_window_ns;
+        if window > 0 {
+            let cached = self
+                .recent
+                .get(&fp)
+                .filter(|(_, last)| (f.time_ns - last).abs() <= window)
+                .map(|(id, _)| *id);
+            // Not in the cache (another agent, a restart, an out-of-order event): ask the store
+            // for a row whose window covers this time.
+            let hit = match cached {
+                Some(id) => Some(id),
+                None => self
+                    .db
+                    .query(
+                        "SELECT id FROM findings WHERE fingerprint = $1 AND last_ns >= $2 AND first_ns <= $3 ORDER BY id DESC LIMIT 1",
+                        &[
+                            fp.as_str().into(),
+                            (f.time_ns - window).into(),
+                            (f.time_ns + window).into(),
+                        ],
+                    )?
+                    .first()
+                    .map(|r| r[0].int()),
+            };
+            if let Some(id) = hit {
+                let n = self.db.exec(
+                    "UPDATE findings SET count = count + 1, last_ns = CASE WHEN last_ns < $1 THEN $1 ELSE last_ns END, first_ns = CASE WHEN first_ns > $1 THEN $1 ELSE first_ns END WHERE id = $2",
+                    &[f.time_ns.into(), id.into()],
+                )?;
+                if n == 1 {
+                    match self.recent.get_mut(&fp) {
+                        Some((cid, last)) if *cid == id => *last = (*last).max(f.time_ns),
+                        Some(_) => {}
+                        None => self.remember(fp, id, f.time_ns),
+                    }
+                    return Ok(Ingest::Folded(id));
+                }
+            }
+        }
+        if !self.limiter.allow(&f.rule, f.time_ns) {
+            self.db.exec(
+                "INSERT INTO suppressed (rule, count, first_ns, last_ns) VALUES ($1, 1, $2, $2)
+                 ON CONFLICT (rule) DO UPDATE SET count = suppressed.count + 1, last_ns = $2",
+                &[f.rule.as_str().into(), f.time_ns.into()],
+            )?;
+            return Ok(Ingest::Suppressed);
+        }
+        let fields = Value::Object(f.fields.clone()).to_string();
+        let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        let id = scalar(
+            self.db.as_mut(),
+            "INSERT INTO findings (fingerprint, kind, rule, priority, source, hostname, entity, message, fields, tags, location, first_ns, last_ns, count, stored_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 1, $13) RETURNING id",
+            &[
+                fp.as_str().into(),
+                f.kind.as_str().into(),
+                f.rule.as_str().into(),
+                priority_rank(f.priority).into(),
+                f.source.as_str().into(),
+                f.hostname.as_str().into(),
+                f.entity.as_str().into(),
+                f.message.as_str().into(),
+                fields.into(),
+                tags.into(),
+                f.location.clone().into(),
+                f.time_ns.into(),
+                crate::now_ns().into(),
+            ],
+        )?;
+        let outputs: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|r| r.accepts(f))
+            .map(|r| r.output.clone())
+            .collect();
+        for output in outputs {
+            self.db.exec(
+                "INSERT INTO outbox (finding_id, output, next_ns) VALUES ($1, $2, 0)",
+                &[id.into(), output.into()],
+            )?;
+        }
+        self.remember(fp, id, f.time_ns);
+        Ok(Ingest::New(id))
+    }
+
+    fn remember(&mut self, fp: String, id: i64, last: i64) {
+        if self.recent.len() >= RECENT_MAX {
+            self.recent.clear();
+        }
+        self.recent.insert(fp, (id, last));
+    }
+
+    /// Findings matching `q`, newest first.
+    pub fn query(&mut self, q: &Query) -> Result<Vec<StoredFinding>, StoreError> {
+        let (cond, mut params) = q.where_clause(self.db.dialect());
+        params.push(q.limit.clamp(1, 10_000).into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM findings{cond} ORDER BY last_ns DESC, id DESC LIMIT ${}",
+            params.len()
+        );
+        self.db
+            .query(&sql, &params)?
+            .iter()
+            .map(row_finding)
+            .collect()
+    }
+
+    /// How many findings match `q` (ignoring its page), and their summed occurrences.
+    pub fn count(&mut self, q: &Query) -> Result<(i64, i64), StoreError> {
+        let (cond, params) = q.where_clause(self.db.dialect());
+        let sql =
+            format!("SELECT COUNT(*), CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM findings{cond}");
+        let rows = self.db.query(&sql, &params)?;
+        Ok(rows.first().map_or((0, 0), |r| (r[0].int(), r[1].int())))
+    }
+
+    /// Count of matching findings per rule, most first (for summaries and the gate).
+    pub fn count_by_rule(&mut self, q: &Query) -> Result<Vec<(String, i64)>, StoreError> {
+        let (cond, params) = q.where_clause(self.db.dialect());
+        let sql = format!(
+            "SELECT rule, CAST(SUM(count) AS BIGINT) AS n FROM findings{cond} GROUP BY rule ORDER BY n DESC, rule"
+        );
+        Ok(self
+            .db
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|r| (r[0].text().to_string(), r[1].int()))
+            .collect())
+    }
+
+    /// One finding by id.
+    pub fn get(&mut self, id: i64) -> Result<Option<StoredFinding>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM findings WHERE id = $1");
+        match self.db.query(&sql, &[id.into()])?.first() {
+            Some(r) => Ok(Some(row_finding(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Findings held back by rate limits, per rule.
+    pub fn suppressed(&mut self) -> Result<Vec<Suppressed>, StoreError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT rule, count, first_ns, last_ns FROM suppressed ORDER BY count DESC, rule",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| Suppressed {
+                rule: r[0].text().to_string(),
+                count: r[1].int(),
+                first_ns: r[2].int(),
+                last_ns: r[3].int(),
+            })
+            .collect())
+    }
+
+    /// Deletes findings past the retention limits; returns how many. A finding still waiting in
+    /// the outbox is kept: retention never loses an undelivered alert.
+    pub fn retain(&mut self, r: &Retention, now_ns: i64) -> Result<u64, StoreError> {
+        const DELIVERED: &str = "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.finding_id = findings.id AND o.delivered_ns IS NULL)";
+        let mut removed = 0;
+        if let Some(age) = r.max_age_ns {
+            removed += self.db.exec(
+                &format!("DELETE FROM findings WHERE last_ns < $1 AND {DELIVERED}"),
+                &[(now_ns - age).into()],
+            )?;
+        }
+        if let Some(max) = r.max_bytes {
+            // Oldest first, a tenth of the rows at a time, until under the limit.
+            while self.db.used_bytes()? > max {
+                let total = scalar(self.db.as_mut(), "SELECT COUNT(*) FROM findings", &[])?;
+                if total == 0 {
+                    break;
+                }
+                let batch = (total / 10).max(1);
+                let n = self.db.exec(
+                    &format!("DELETE FROM findings WHERE id IN (SELECT id FROM findings WHERE {DELIVERED} ORDER BY last_ns, id LIMIT $1)"),
+                    &[batch.into()],
+                )?;
+                if n == 0 {
+                    break;
+                }
+                removed += n;
+                self.db.batch(match self.db.dialect() {
+                    crate::db::Dialect::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+                    crate::db::Dialect::Postgres => "SELECT 1",
+                })?;
+            }
+        }
+        if removed > 0 {
+            self.recent.clear();
+        }
+        Ok(removed)
+    }
+}
+
+pub(crate) fn row_finding(r: &Row) -> Result<StoredFinding, StoreError> {
+    let fields: Map<String, Value> =
+        serde_json::from_str(r[9].text()).map_err(|e| StoreError::Corrupt {
+            what: "findings.fields",
+            reason: e.to_string(),
+        })?;
+    let tags: Vec<String> =
+        serde_json::from_str(r[10].text()).map_err(|e| StoreError::Corrupt {
+            what: "findings.tags",
+            reason: e.to_string(),
+        })?;
+    Ok(StoredFinding {
+        id: r[0].int(),
+        fingerprint: r[1].text().to_string(),
+        kind: Kind::parse(r[2].text()).ok_or_else(|| StoreError::Corrupt {
+            what: "findings.kind",
+            reason: format!("unknown kind '{}'", r[2].text()),
+        })?,
+        rule: r[3].text().to_string(),
+        priority: priority_from_rank(r[4].int()),
+        source: r[5].text().to_string(),
+        hostname: r[6].text().to_string(),
+        entity: r[7].text().to_string(),
+        message: r[8].text().to_string(),
+        fields,
+        tags,
+        location: r[11].opt_text(),
+        first_ns: r[12].int(),
+        last_ns: r[13].int(),
+        count: r[14].int(),
+    })
+}
