@@ -22,6 +22,7 @@
 //! assert_eq!((found.len(), found[0].count), (1, 2));
 //! ```
 
+pub mod actions;
 pub mod auth;
 pub mod db;
 pub mod finding;

@@ -1,7 +1,9 @@
 //! PostgreSQL, for fleets that share one store (`--store postgres://...`).
 
+use std::collections::HashMap;
+
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 use crate::db::{Db, Dialect, Row, Val};
 use crate::StoreError;
@@ -9,6 +11,8 @@ use crate::StoreError;
 /// A PostgreSQL connection.
 pub struct Postgres {
     client: Client,
+    /// Prepared statements by SQL text: one parse per statement per connection.
+    statements: HashMap<String, Statement>,
 }
 
 impl Postgres {
@@ -18,7 +22,10 @@ impl Postgres {
             url: redact(url),
             reason: e.to_string(),
         })?;
-        Ok(Postgres { client })
+        Ok(Postgres {
+            client,
+            statements: HashMap::new(),
+        })
     }
 }
 
@@ -48,16 +55,30 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn params(vals: &[Val]) -> Vec<Box<dyn ToSql + Sync>> {
+/// Boxes values for the statement's parameter types (a NULL must carry the column's type).
+fn params(vals: &[Val], types: &[Type]) -> Vec<Box<dyn ToSql + Sync>> {
     vals.iter()
-        .map(|v| -> Box<dyn ToSql + Sync> {
+        .zip(types)
+        .map(|(v, t)| -> Box<dyn ToSql + Sync> {
             match v {
                 Val::Int(i) => Box::new(*i),
                 Val::Text(s) => Box::new(s.clone()),
+                Val::Null if *t == Type::INT8 => Box::new(Option::<i64>::None),
                 Val::Null => Box::new(Option::<String>::None),
             }
         })
         .collect()
+}
+
+impl Postgres {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
 }
 
 impl Db for Postgres {
@@ -66,15 +87,17 @@ impl Db for Postgres {
     }
 
     fn exec(&mut self, sql: &str, vals: &[Val]) -> Result<u64, StoreError> {
-        let p = params(vals);
+        let stmt = self.statement(sql)?;
+        let p = params(vals, stmt.params());
         let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|b| b.as_ref()).collect();
-        Ok(self.client.execute(sql, &refs)?)
+        Ok(self.client.execute(&stmt, &refs)?)
     }
 
     fn query(&mut self, sql: &str, vals: &[Val]) -> Result<Vec<Row>, StoreError> {
-        let p = params(vals);
+        let stmt = self.statement(sql)?;
+        let p = params(vals, stmt.params());
         let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|b| b.as_ref()).collect();
-        let rows = self.client.query(sql, &refs)?;
+        let rows = self.client.query(&stmt, &refs)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut row = Vec::with_capacity(r.len());

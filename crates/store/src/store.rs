@@ -6,6 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use tripline_event::Priority;
+
 use crate::db::{scalar, Db, Row};
 use crate::finding::{priority_from_rank, priority_rank, Kind, NewFinding, StoredFinding};
 use crate::limits::RateLimiter;
@@ -308,6 +310,37 @@ impl Store {
             .query(&sql, &params)?
             .into_iter()
             .map(|r| (r[0].text().to_string(), r[1].int()))
+            .collect())
+    }
+
+    /// Occurrences of matching findings per time bucket (by last seen), oldest first.
+    pub fn histogram(&mut self, q: &Query, bucket_ns: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        let (cond, mut params) = q.where_clause(self.db.dialect());
+        params.push(bucket_ns.max(1).into());
+        let sql = format!(
+            "SELECT last_ns / ${n} AS b, CAST(SUM(count) AS BIGINT) FROM findings{cond} GROUP BY last_ns / ${n} ORDER BY b",
+            n = params.len()
+        );
+        Ok(self
+            .db
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|r| (r[0].int() * bucket_ns.max(1), r[1].int()))
+            .collect())
+    }
+
+    /// Occurrences per (priority, kind), for metrics.
+    pub fn occurrences_by_level(&mut self) -> Result<Vec<(Priority, Kind, i64)>, StoreError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT priority, kind, CAST(SUM(count) AS BIGINT) FROM findings GROUP BY priority, kind ORDER BY priority, kind",
+                &[],
+            )?
+            .into_iter()
+            .filter_map(|r| {
+                Some((priority_from_rank(r[0].int()), Kind::parse(r[1].text())?, r[2].int()))
+            })
             .collect())
     }
 

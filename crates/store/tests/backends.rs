@@ -444,3 +444,47 @@ fn a_newer_schema_is_refused_not_damaged() {
         assert!(err.contains("newer than this build"), "{err}");
     }
 }
+
+#[test]
+fn actions_wait_for_approval_and_are_audited() {
+    use tripline_store::actions::Status;
+    for b in backends("actions") {
+        let mut s = Store::open(&b.url).unwrap();
+        let Ingest::New(fid) = s.ingest(&finding("Shell", 1, "bash")).unwrap() else {
+            panic!()
+        };
+        let pending = s.request_action(fid, "kill", "pid 42", false).unwrap();
+        let auto = s.request_action(fid, "quarantine", "/tmp/x", true).unwrap();
+        assert_eq!(s.actions(Some(Status::Pending), 10).unwrap().len(), 1);
+        assert!(s.decide_action(pending, true, "alice").unwrap());
+        // Deciding twice does nothing.
+        assert!(!s.decide_action(pending, false, "bob").unwrap());
+        s.finish_action(pending, true, "killed pid 42").unwrap();
+        s.finish_action(auto, false, "no such file").unwrap();
+        let all = s.actions_for(fid).unwrap();
+        assert_eq!(all[0].status, Status::Done);
+        assert_eq!(all[0].decided_by.as_deref(), Some("alice"));
+        assert_eq!(all[0].result.as_deref(), Some("killed pid 42"));
+        assert_eq!(
+            (all[1].status, all[1].decided_by.as_deref()),
+            (Status::Failed, Some("auto"))
+        );
+    }
+}
+
+#[test]
+fn histogram_buckets_occurrences() {
+    for b in backends("histogram") {
+        let mut s = Store::open(&b.url).unwrap();
+        let hour = 3600 * SEC;
+        let t0 = 1_700_000_000 / 3600 * hour;
+        for (i, t) in [t0, t0 + 10 * SEC, t0 + hour + 5, t0 + 3 * hour]
+            .iter()
+            .enumerate()
+        {
+            s.ingest(&finding("R", *t, &format!("p{i}"))).unwrap();
+        }
+        let h = s.histogram(&Query::default(), hour).unwrap();
+        assert_eq!(h, vec![(t0, 2), (t0 + hour, 1), (t0 + 3 * hour, 1)]);
+    }
+}

@@ -1,0 +1,163 @@
+//! Tripline's HTTP side: a JSON API (`/api/v1/...`), server-rendered pages that work without
+//! internet or JavaScript, and Prometheus metrics (`/metrics`), all behind API tokens
+//! (`tripline_store::auth`). Binds 127.0.0.1 by default; the agent prints the URL and, on first
+//! start, the admin token.
+//!
+//! ```no_run
+//! use std::sync::{Arc, Mutex};
+//! use tripline_server::{start, AppState, LiveStats};
+//! let store = tripline_store::Store::open("/var/lib/tripline/store.db").unwrap();
+//! let state = AppState::new(store, Arc::new(Mutex::new(LiveStats::default())));
+//! let server = start("127.0.0.1:8765".parse().unwrap(), state).unwrap();
+//! println!("UI at http://{}", server.addr);
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod pages;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::{get, post};
+use axum::Router;
+use tripline_store::{Store, StoreError};
+
+pub use stats::LiveStats;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<Mutex<Store>>,
+    stats: Arc<Mutex<LiveStats>>,
+    /// Output names configured (health shows them even before their first finding).
+    outputs: Arc<Vec<String>>,
+}
+
+impl AppState {
+    /// Serves `store`, showing `stats` as the agent updates them.
+    pub fn new(store: Store, stats: Arc<Mutex<LiveStats>>) -> AppState {
+        AppState {
+            store: Arc::new(Mutex::new(store)),
+            stats,
+            outputs: Arc::new(Vec::new()),
+        }
+    }
+
+    /// The configured output names.
+    pub fn with_outputs(mut self, names: Vec<String>) -> AppState {
+        self.outputs = Arc::new(names);
+        self
+    }
+
+    /// Runs `f` on the store off the async workers.
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut s).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// A copy of the live counters.
+    pub fn stats(&self) -> LiveStats {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/", get(pages::home))
+        .route("/findings", get(pages::findings))
+        .route("/findings/{id}", get(pages::finding))
+        .route("/actions", get(pages::actions))
+        .route("/actions/{id}/{decision}", post(pages::decide))
+        .route("/status", get(pages::status))
+        .route("/api/v1/findings", get(api::findings))
+        .route("/api/v1/findings/{id}", get(api::finding))
+        .route("/api/v1/status", get(api::status))
+        .route("/api/v1/actions", get(api::actions))
+        .route("/api/v1/actions/{id}/{decision}", post(api::decide))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes open requests, and joins the server thread.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+/// Binds `addr` (port 0 picks one) and serves on a thread of its own with a small runtime, so
+/// the agent's event loop never shares a core with page rendering by accident.
+pub fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Running> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let bound = std_listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
+        .enable_all()
+        .thread_name("tripline-http")
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("tripline-http".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("tripline: http: {e}");
+                        return;
+                    }
+                };
+                let app = router(state);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        })?;
+    Ok(Running {
+        addr: bound,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}

@@ -1,0 +1,228 @@
+//! The server over real HTTP: authentication, filters, detail pages, actions, metrics.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tripline_event::Priority;
+use tripline_server::{start, AppState, LiveStats, Running};
+use tripline_store::auth::Role;
+use tripline_store::{Ingest, Kind, NewFinding, Store};
+
+struct Fixture {
+    server: Running,
+    admin: String,
+    viewer: String,
+    finding: i64,
+    action: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("s.db").display().to_string();
+    let mut s = Store::open(&url).unwrap();
+    let admin = s.create_token("admin", Role::Admin).unwrap();
+    let viewer = s.create_token("ci", Role::Viewer).unwrap();
+    let mut f = NewFinding::new(
+        "Terminal shell in container",
+        Priority::Notice,
+        "syscall",
+        "A shell was spawned in a container <script>alert(1)</script>",
+    );
+    f.fields.insert("proc.name".into(), "bash".into());
+    f.fields.insert("proc.pname".into(), "runc".into());
+    f.fields
+        .insert("proc.aname[2]".into(), "containerd-shim".into());
+    f.fields.insert("container.id".into(), "abc123".into());
+    let Ingest::New(id) = s.ingest(&f).unwrap() else {
+        panic!()
+    };
+    let mut d = NewFinding::new(
+        "sshd config changed",
+        Priority::Error,
+        "host",
+        "/etc/ssh/sshd_config changed",
+    );
+    d.kind = Kind::Drift;
+    s.ingest(&d).unwrap();
+    let action = s.request_action(id, "kill", "pid 4242", false).unwrap();
+    let stats = Arc::new(Mutex::new(LiveStats {
+        mode: "sensor".into(),
+        events: 1234,
+        drops: 5,
+        ..LiveStats::default()
+    }));
+    let state =
+        AppState::new(Store::open(&url).unwrap(), stats).with_outputs(vec!["webhook".into()]);
+    let server = start("127.0.0.1:0".parse().unwrap(), state).unwrap();
+    Fixture {
+        server,
+        admin,
+        viewer,
+        finding: id,
+        action,
+        _dir: dir,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn get(fx: &Fixture, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = agent().get(format!("http://{}{path}", fx.server.addr));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.call().unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn post(fx: &Fixture, path: &str, token: &str) -> (u16, String) {
+    let mut resp = agent()
+        .post(format!("http://{}{path}", fx.server.addr))
+        .header("Authorization", format!("Bearer {token}"))
+        .send_empty()
+        .unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+#[test]
+fn unauthenticated_requests_are_refused() {
+    let fx = fixture();
+    for path in ["/api/v1/findings", "/api/v1/status", "/metrics"] {
+        assert_eq!(get(&fx, path, None).0, 401, "{path}");
+        assert_eq!(get(&fx, path, Some("tl_forged")).0, 401, "{path}");
+    }
+    // Pages send the browser to the login form instead.
+    let (code, _) = get(&fx, "/findings", None);
+    assert_eq!(code, 303);
+    assert_eq!(get(&fx, "/healthz", None), (200, "ok\n".into()));
+    assert_eq!(get(&fx, "/login", None).0, 200);
+}
+
+#[test]
+fn api_lists_filters_and_shows_findings() {
+    let fx = fixture();
+    let (code, body) = get(&fx, "/api/v1/findings", Some(&fx.viewer));
+    assert_eq!(code, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 2);
+    let (_, body) = get(&fx, "/api/v1/findings?kind=drift", Some(&fx.viewer));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["findings"][0]["rule"], "sshd config changed");
+    let (_, body) = get(
+        &fx,
+        "/api/v1/findings?q=shell&priority=notice",
+        Some(&fx.viewer),
+    );
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 1);
+    let (code, body) = get(&fx, "/api/v1/findings?priority=loud", Some(&fx.viewer));
+    assert_eq!(code, 400);
+    assert!(body.contains("unknown priority 'loud'"), "{body}");
+    let (code, body) = get(
+        &fx,
+        &format!("/api/v1/findings/{}", fx.finding),
+        Some(&fx.viewer),
+    );
+    assert_eq!(code, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["finding"]["fields"]["proc.name"], "bash");
+    assert_eq!(v["actions"][0]["status"], "pending");
+    assert_eq!(get(&fx, "/api/v1/findings/999", Some(&fx.viewer)).0, 404);
+}
+
+#[test]
+fn pages_render_escaped_evidence_and_ancestry() {
+    let fx = fixture();
+    let (code, page) = get(&fx, "/findings", Some(&fx.viewer));
+    assert_eq!(code, 200);
+    assert!(page.contains("Terminal shell in container"));
+    assert!(page.contains("&lt;script&gt;"), "message must be escaped");
+    assert!(!page.contains("<script>alert"));
+    let (code, page) = get(&fx, &format!("/findings/{}", fx.finding), Some(&fx.viewer));
+    assert_eq!(code, 200);
+    let ancestry = &page[page.find("id=\"ancestry\"").unwrap()..];
+    let order: Vec<usize> = ["bash", "runc", "containerd-shim"]
+        .iter()
+        .map(|n| ancestry.find(n).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    // A viewer sees no approve button.
+    assert!(!page.contains("/approve"));
+    let (_, page) = get(&fx, &format!("/findings/{}", fx.finding), Some(&fx.admin));
+    assert!(page.contains(&format!("/actions/{}/approve", fx.action)));
+    let (_, page) = get(&fx, "/status", Some(&fx.viewer));
+    assert!(page.contains("1234") && page.contains("webhook"));
+}
+
+#[test]
+fn only_admins_decide_actions() {
+    let fx = fixture();
+    let path = format!("/api/v1/actions/{}/approve", fx.action);
+    let (code, body) = post(&fx, &path, &fx.viewer);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(post(&fx, &path, &fx.admin).0, 200);
+    // Twice is a conflict, not a second approval.
+    assert_eq!(post(&fx, &path, &fx.admin).0, 409);
+    let (_, body) = get(&fx, "/api/v1/actions", Some(&fx.viewer));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["actions"][0]["status"], "approved");
+    assert_eq!(v["actions"][0]["decided_by"], "admin");
+    // A form post from another site is refused even with a valid cookie.
+    let resp = agent()
+        .post(format!(
+            "http://{}/actions/{}/reject",
+            fx.server.addr, fx.action
+        ))
+        .header("Cookie", format!("tripline_token={}", fx.admin))
+        .header("Origin", "http://evil.example")
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+}
+
+#[test]
+fn login_sets_a_strict_http_only_cookie() {
+    let fx = fixture();
+    let resp = agent()
+        .post(format!("http://{}/login", fx.server.addr))
+        .send_form([("token", fx.viewer.as_str())])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let bad = agent()
+        .post(format!("http://{}/login", fx.server.addr))
+        .send_form([("token", "nope")])
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+}
+
+#[test]
+fn metrics_have_bounded_labels() {
+    let fx = fixture();
+    let (code, text) = get(&fx, "/metrics", Some(&fx.viewer));
+    assert_eq!(code, 200);
+    assert!(text.contains("tripline_events_total 1234"));
+    assert!(text.contains("tripline_events_dropped_total 5"));
+    assert!(text.contains("tripline_findings_total{priority=\"notice\",kind=\"rule\"} 1"));
+    assert!(text.contains("tripline_findings_total{priority=\"error\",kind=\"drift\"} 1"));
+    assert!(text.contains("tripline_output_pending{output=\"webhook\"} 0"));
+    // Every sample line parses as NAME{LABELS} VALUE, and no label carries a rule name.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (_, value) = line.rsplit_once(' ').unwrap();
+        value.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
+        assert!(!line.contains("Terminal"), "{line}");
+    }
+}
