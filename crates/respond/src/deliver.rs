@@ -40,51 +40,39 @@ pub fn deliver_due(
     if due.is_empty() {
         return Ok(Pass::default());
     }
-    let findings: Vec<_> = due.iter().map(|p| p.finding.clone()).collect();
-    match sink.deliver(&findings) {
-        Ok(()) => {
+    if sink.batched() {
+        let findings: Vec<_> = due.iter().map(|p| p.finding.clone()).collect();
+        if sink.deliver(&findings).is_ok() {
             let ids: Vec<i64> = due.iter().map(|p| p.id).collect();
             store.outbox_delivered(&ids, now_ns())?;
-            Ok(Pass {
+            return Ok(Pass {
                 delivered: ids.len(),
                 failed: false,
-            })
+            });
         }
-        Err(batch_err) if due.len() > 1 => {
-            // Find how far it got: deliver one by one, so accepted ones are marked.
-            let mut delivered = 0;
-            for p in &due {
-                match sink.deliver(std::slice::from_ref(&p.finding)) {
-                    Ok(()) => {
-                        store.outbox_delivered(&[p.id], now_ns())?;
-                        delivered += 1;
-                    }
-                    Err(e) => {
-                        let wait = backoff(p.attempts, max_backoff);
-                        store.outbox_failed(p.id, &e, now_ns() + wait.as_nanos() as i64)?;
-                        return Ok(Pass {
-                            delivered,
-                            failed: true,
-                        });
-                    }
-                }
+        // Fall through: one by one finds how far it got.
+    }
+    let mut delivered = 0;
+    for p in &due {
+        match sink.deliver(std::slice::from_ref(&p.finding)) {
+            Ok(()) => {
+                store.outbox_delivered(&[p.id], now_ns())?;
+                delivered += 1;
             }
-            let _ = batch_err;
-            Ok(Pass {
-                delivered,
-                failed: false,
-            })
-        }
-        Err(e) => {
-            let p = &due[0];
-            let wait = backoff(p.attempts, max_backoff);
-            store.outbox_failed(p.id, &e, now_ns() + wait.as_nanos() as i64)?;
-            Ok(Pass {
-                delivered: 0,
-                failed: true,
-            })
+            Err(e) => {
+                let wait = backoff(p.attempts, max_backoff);
+                store.outbox_failed(p.id, &e, now_ns() + wait.as_nanos() as i64)?;
+                return Ok(Pass {
+                    delivered,
+                    failed: true,
+                });
+            }
         }
     }
+    Ok(Pass {
+        delivered,
+        failed: false,
+    })
 }
 
 /// Runs delivery for one output until `stop` is set: polls every `poll` when idle, backs off

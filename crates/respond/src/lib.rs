@@ -12,7 +12,13 @@
 //! # drop(sink);
 //! ```
 
+pub mod actions;
 pub mod config;
 pub mod deliver;
 pub mod render;
 pub mod sinks;
+
+/// Rule-name wildcard matching shared with the store's routes.
+pub(crate) fn outbox_wildcard(pattern: &str, name: &str) -> bool {
+    tripline_store::outbox::wildcard(pattern, name)
+}

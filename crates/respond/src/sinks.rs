@@ -16,6 +16,13 @@ use crate::render;
 pub trait Sink: Send {
     /// Delivers findings in order.
     fn deliver(&mut self, findings: &[StoredFinding]) -> Result<(), String>;
+
+    /// Whether a whole batch is accepted at once (local files, stdout). Network sinks take one
+    /// finding per call, so each is marked delivered as soon as it is: a crash repeats at most
+    /// the one in flight.
+    fn batched(&self) -> bool {
+        false
+    }
 }
 
 fn body(format: Format, f: &StoredFinding) -> String {
@@ -71,6 +78,10 @@ struct Stdout {
 }
 
 impl Sink for Stdout {
+    fn batched(&self) -> bool {
+        true
+    }
+
     fn deliver(&mut self, findings: &[StoredFinding]) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         for f in findings {
@@ -136,6 +147,10 @@ impl RotatingFile {
 }
 
 impl Sink for RotatingFile {
+    fn batched(&self) -> bool {
+        true
+    }
+
     fn deliver(&mut self, findings: &[StoredFinding]) -> Result<(), String> {
         let path = self.path.display().to_string();
         let err = |e: std::io::Error| format!("{path}: {e}");

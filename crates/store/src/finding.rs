@@ -198,6 +198,7 @@ fn entity_of(fields: &Map<String, Value>) -> Option<String> {
         "container.id",
         "k8s.pod.name",
         "ka.target.name",
+        "ka.resp.name",
         "ka.user.name",
         "ct.user.arn",
         "ct.user",

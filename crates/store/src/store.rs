@@ -290,6 +290,29 @@ impl Store {
             .collect()
     }
 
+    /// Findings matching `q` with ids above `after_id`, in id order (exports, the gate).
+    pub fn scan(
+        &mut self,
+        q: &Query,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredFinding>, StoreError> {
+        let (cond, mut params) = q.where_clause(self.db.dialect());
+        params.push(after_id.into());
+        let after = params.len();
+        params.push(limit.clamp(1, 100_000).into());
+        let glue = if cond.is_empty() { " WHERE" } else { " AND" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM findings{cond}{glue} id > ${after} ORDER BY id LIMIT ${}",
+            params.len()
+        );
+        self.db
+            .query(&sql, &params)?
+            .iter()
+            .map(row_finding)
+            .collect()
+    }
+
     /// How many findings match `q` (ignoring its page), and their summed occurrences.
     pub fn count(&mut self, q: &Query) -> Result<(i64, i64), StoreError> {
         let (cond, params) = q.where_clause(self.db.dialect());

@@ -56,6 +56,157 @@ enum Command {
     ///
     /// Example: tripline drift --contract contract.yaml --format json
     Drift(DriftArgs),
+    /// Fail a pipeline on runtime findings: exit 3 when findings at or above a priority exist.
+    ///
+    /// Example: tripline gate --since 24h --max-priority warning --format sarif > runtime.sarif
+    Gate(GateArgs),
+    /// Serve the web UI and API over a store without running the sensor.
+    ///
+    /// Example: tripline serve --store findings.db --listen 127.0.0.1:8765
+    Serve(ServeArgs),
+    /// Create or revoke API tokens (stored hashed; shown once).
+    ///
+    /// Example: tripline token create ci --role viewer
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where findings go: the store, outputs, actions (shared by `run` and `replay`).
+#[derive(clap::Args)]
+struct ActArgs {
+    /// Finding store: a SQLite file, or postgres://USER:PASSWORD@HOST/DB. `run` keeps one by
+    /// default (/var/lib/tripline/store.db as root, else ~/.local/state/tripline/store.db);
+    /// `replay` only when given.
+    #[arg(long, env = "TRIPLINE_STORE")]
+    store: Option<String>,
+    /// Keep no store: alerts only print (no UI, outputs or actions).
+    #[arg(long, conflicts_with = "store")]
+    no_store: bool,
+    /// Send new findings to an output (repeatable): stdout[=json], file=PATH, ocsf=PATH,
+    /// webhook=URL, falcosidekick=URL, slack=URL, alertmanager=URL, syslog=udp://HOST:PORT.
+    /// Delivery is retried until it succeeds, across restarts.
+    #[arg(long = "sink", value_name = "TYPE=TARGET")]
+    sinks: Vec<String>,
+    /// YAML file with `outputs:` and `actions:` lists (see README).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Fold identical findings this many seconds apart into one with a count (0: never).
+    #[arg(long, default_value_t = 60)]
+    dedup_window: u64,
+    /// New findings per rule per minute; the rest are counted, not stored (0: no limit).
+    #[arg(long, default_value_t = 600)]
+    rate_limit: u32,
+}
+
+impl ActArgs {
+    fn config(&self, default_store: bool, mode: &str) -> anyhow::Result<tripline::act::ActConfig> {
+        let file = match &self.config {
+            Some(p) => tripline::act::FileConfig::read(p)?,
+            None => tripline::act::FileConfig::default(),
+        };
+        let mut outputs = file.outputs;
+        for s in &self.sinks {
+            let mut o = tripline_respond::config::OutputConfig::from_flag(s)
+                .map_err(|e| anyhow::anyhow!("--sink {s}: {e}"))?;
+            let n = outputs
+                .iter()
+                .filter(|x| x.name.starts_with(&o.name))
+                .count();
+            if n > 0 {
+                o.name = format!("{}-{}", o.name, n + 1);
+            }
+            outputs.push(o);
+        }
+        let store = if self.no_store {
+            None
+        } else {
+            self.store.clone().or_else(|| {
+                (default_store || !outputs.is_empty() || !file.actions.is_empty())
+                    .then(tripline::act::default_store)
+            })
+        };
+        Ok(tripline::act::ActConfig {
+            store,
+            limits: tripline_store::Config {
+                dedup_window_ns: self.dedup_window as i64 * 1_000_000_000,
+                rate_per_minute: self.rate_limit,
+                burst: self.rate_limit.clamp(1, 100),
+            },
+            outputs,
+            actions: file.actions,
+            listen: None,
+            execute_actions: false,
+            mode: mode.into(),
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct GateArgs {
+    /// Store to read (default: the agent's default store).
+    #[arg(long, env = "TRIPLINE_STORE", conflicts_with = "findings")]
+    store: Option<String>,
+    /// Read findings from a file instead: JSON lines or an array of Falco alerts or Tripline
+    /// findings (`replay --format json` output, `/api/v1/findings` responses).
+    #[arg(long)]
+    findings: Option<std::path::PathBuf>,
+    /// Only findings last seen within this long: 30m, 24h, 7d (default: all).
+    #[arg(long)]
+    since: Option<String>,
+    /// Fail on findings at or above this priority.
+    #[arg(long, default_value = "warning")]
+    max_priority: String,
+    /// Only these kinds: rule, drift, policy, identity, anomaly (repeatable).
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Manifests or contracts (files or directories): SARIF locations point at the file that
+    /// declares each finding's workload.
+    #[arg(long)]
+    declared: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: GateFormatArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GateFormatArg {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Store to serve (default: the agent's default store).
+    #[arg(long, env = "TRIPLINE_STORE")]
+    store: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: String,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (once).
+    Create {
+        /// Token name (shown in the UI and the action audit trail).
+        name: String,
+        /// viewer (read-only) or admin (approves actions).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Store (default: the agent's default store).
+        #[arg(long, env = "TRIPLINE_STORE")]
+        store: Option<String>,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        /// Token name.
+        name: String,
+        /// Store (default: the agent's default store).
+        #[arg(long, env = "TRIPLINE_STORE")]
+        store: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +361,8 @@ struct ReplayArgs {
     /// Largest single record accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_event_bytes: usize,
+    #[command(flatten)]
+    act: ActArgs,
     /// Log files, directories, or `-` for stdin (plain or gzip).
     #[arg(required = true)]
     inputs: Vec<String>,
@@ -345,6 +498,14 @@ struct RunArgs {
     /// Stop after N seconds (default: run until SIGINT or SIGTERM).
     #[arg(long)]
     duration: Option<u64>,
+    #[command(flatten)]
+    act: ActArgs,
+    /// Where the web UI and API listen.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: String,
+    /// Serve no web UI or API.
+    #[arg(long)]
+    no_ui: bool,
 }
 
 #[derive(Subcommand)]
@@ -439,6 +600,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &policy, rego_v0, &input, format,
             )))
         }
+        Command::Gate(args) => gate_cmd(args),
+        Command::Serve(args) => serve_cmd(args),
+        Command::Token(cmd) => token_cmd(cmd),
         Command::Drift(args) => {
             let format = match args.format {
                 DriftFormatArg::Text => tripline::drift::DriftFormat::Text,
@@ -461,6 +625,110 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }))
         }
     }
+}
+
+fn store_or_default(store: Option<String>) -> String {
+    store.unwrap_or_else(tripline::act::default_store)
+}
+
+fn gate_cmd(args: GateArgs) -> anyhow::Result<ExitCode> {
+    use tripline::gate::{GateConfig, GateFormat};
+    let threshold: tripline_event::Priority = match args.max_priority.parse() {
+        Ok(p) => p,
+        Err(e) => return usage(format!("--max-priority: {e}")),
+    };
+    let since_ns = match &args.since {
+        Some(s) => match tripline_server::api::parse_duration(s) {
+            Some(d) => Some(tripline_store::now_ns() - d),
+            None => {
+                return usage(format!(
+                    "--since '{s}': expected a duration like 30m, 24h or 7d"
+                ))
+            }
+        },
+        None => None,
+    };
+    let mut kinds = Vec::new();
+    for k in &args.kind {
+        match tripline_store::Kind::parse(k) {
+            Some(k) => kinds.push(k),
+            None => {
+                return usage(format!(
+                    "--kind '{k}': expected rule, drift, policy, identity or anomaly"
+                ))
+            }
+        }
+    }
+    let cfg = GateConfig {
+        since_ns,
+        threshold,
+        kinds,
+        declared: args.declared.clone(),
+    };
+    let findings = match &args.findings {
+        Some(f) => tripline::gate::from_file(f)?,
+        None => tripline::gate::from_store(&store_or_default(args.store.clone()), &cfg)?,
+    };
+    let format = match args.format {
+        GateFormatArg::Text => GateFormat::Text,
+        GateFormatArg::Json => GateFormat::Json,
+        GateFormatArg::Sarif => GateFormat::Sarif,
+        GateFormatArg::Junit => GateFormat::Junit,
+    };
+    let mut out = io::stdout().lock();
+    let code = tripline::gate::gate(findings, &cfg, format, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::from(code))
+}
+
+fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let url = store_or_default(args.store);
+    let act = tripline::act::Act::start(&tripline::act::ActConfig {
+        store: Some(url),
+        limits: Default::default(),
+        outputs: Vec::new(),
+        actions: Vec::new(),
+        listen: Some(args.listen.clone()),
+        execute_actions: false,
+        mode: "serve".into(),
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    act.finish();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_cmd(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create { name, role, store } => {
+            let Some(role) = tripline_store::auth::Role::parse(&role) else {
+                return usage(format!("--role '{role}': expected viewer or admin"));
+            };
+            let mut s = tripline_store::Store::open(&store_or_default(store))?;
+            let token = s.create_token(&name, role)?;
+            println!("{token}");
+            eprintln!(
+                "tripline: token '{name}' ({}) created; it is shown only now",
+                role.as_str()
+            );
+        }
+        TokenCommand::Revoke { name, store } => {
+            let mut s = tripline_store::Store::open(&store_or_default(store))?;
+            if !s.revoke_token(&name)? {
+                eprintln!("tripline: no token named '{name}'");
+                return Ok(ExitCode::from(1));
+            }
+            eprintln!("tripline: token '{name}' revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn usage(msg: String) -> anyhow::Result<ExitCode> {
@@ -534,6 +802,7 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             ..Limits::default()
         },
     };
+    let mut act = tripline::act::Act::start(&args.act.config(false, "replay")?)?;
     let opts = args.select.format_options();
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -573,6 +842,7 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let stats = run(
         &mut |finding| {
+            act.alert(&finding);
             if write_err.is_some() {
                 return;
             }
@@ -602,6 +872,7 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     summary(&stats);
     sigma_summary(sigma.as_ref());
+    act.finish();
     Ok(if stats.input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -813,10 +1084,17 @@ struct LiveOutput {
     file: Option<io::BufWriter<std::fs::File>>,
     error: Option<io::Error>,
     rules_active: usize,
+    act: tripline::act::Act,
+    live: std::sync::Arc<std::sync::Mutex<tripline_server::LiveStats>>,
+    print_stats: bool,
 }
 
 impl tripline::run::RunObserver for LiveOutput {
     fn on_ready(&mut self, syscalls: &[String]) {
+        if let Ok(mut l) = self.live.lock() {
+            l.syscalls = syscalls.to_vec();
+            l.rules = self.rules_active as u64;
+        }
         eprintln!(
             "tripline: sensor attached; {} rules active; {} syscalls enabled ({})",
             self.rules_active,
@@ -841,9 +1119,19 @@ impl tripline::run::RunObserver for LiveOutput {
                 self.error.get_or_insert(e);
             }
         }
+        self.act.alert(&finding);
     }
 
     fn on_stats(&mut self, stats: &tripline::run::RunStats, rate: f64, drops: u64) {
+        if let Ok(mut l) = self.live.lock() {
+            l.events = stats.events;
+            l.events_per_sec = rate;
+            l.drops = stats.kernel.dropped() + stats.decode_errors;
+            l.alerts = stats.alerts();
+        }
+        if !self.print_stats {
+            return;
+        }
         eprintln!(
             "tripline: {:.0} events/s, {} events, {} alerts, {} dropped since last ({} total)",
             rate,
@@ -902,11 +1190,24 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         every_syscall: args.every_syscall,
         ring_bytes: args.ring_mib << 20,
         duration: args.duration.map(std::time::Duration::from_secs),
-        stats_interval: (args.stats_interval > 0)
-            .then(|| std::time::Duration::from_secs(args.stats_interval)),
+        // The UI shows live counters: refresh them every second even when none are printed.
+        stats_interval: if args.stats_interval > 0 {
+            Some(std::time::Duration::from_secs(args.stats_interval))
+        } else if args.no_ui {
+            None
+        } else {
+            Some(std::time::Duration::from_secs(1))
+        },
         capture: args.capture.clone(),
     };
+    let mut act_cfg = args.act.config(true, "sensor")?;
+    act_cfg.listen = (!args.no_ui && act_cfg.store.is_some()).then(|| args.listen.clone());
+    act_cfg.execute_actions = true;
+    let act = tripline::act::Act::start(&act_cfg)?;
     let mut out = LiveOutput {
+        live: act.stats(),
+        act,
+        print_stats: args.stats_interval > 0,
         format: args.format,
         opts: args.select.format_options(),
         stdout: io::stdout(),
@@ -972,6 +1273,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     for (rule, n) in &stats.alerts_by_rule {
         eprintln!("  {rule}: {n}");
     }
+    out.act.finish();
     if let Some(e) = out.error {
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e.into());

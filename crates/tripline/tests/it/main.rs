@@ -1,5 +1,6 @@
 //! Integration tests, compiled as one binary.
 
+mod act;
 mod cli;
 mod drift;
 mod expectations;

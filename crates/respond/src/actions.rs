@@ -1,0 +1,304 @@
+//! Remediation actions bound to rules: kill the process or its group, quarantine a file, or run
+//! a command with the finding as JSON on stdin. Each is `approval: required` (the default: it
+//! waits in the UI/API for an admin) or `automatic`. Every request, decision and outcome is
+//! recorded in the store.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tripline_store::actions::Status;
+use tripline_store::{NewFinding, Store, StoredFinding};
+
+use crate::outbox_wildcard;
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// SIGKILL the process (`proc.pid`).
+    Kill,
+    /// SIGKILL the process group of `proc.pid`.
+    KillGroup,
+    /// Move the file (`fd.name`, or `fs.path.name`) into the quarantine directory and record its
+    /// SHA-256.
+    Quarantine,
+    /// Run a command with the finding's JSON on stdin.
+    Command,
+}
+
+impl Action {
+    /// The name recorded in the store.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Kill => "kill",
+            Action::KillGroup => "kill-group",
+            Action::Quarantine => "quarantine",
+            Action::Command => "command",
+        }
+    }
+}
+
+/// Whether an action waits for an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Pending until approved in the UI or API.
+    #[default]
+    Required,
+    /// Runs at once.
+    Automatic,
+}
+
+/// One binding from the config's `actions:` list.
+///
+/// ```
+/// use tripline_respond::actions::ActionBinding;
+/// let b: ActionBinding = serde_yaml::from_str("rule: 'Terminal shell*'\naction: kill").unwrap();
+/// assert!(b.needs_approval());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBinding {
+    /// Rule name or `*` wildcard.
+    pub rule: String,
+    /// What to do.
+    pub action: Action,
+    /// Required (default) or automatic.
+    #[serde(default)]
+    pub approval: Approval,
+    /// For `command`: program and arguments.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// For `quarantine`: where files go (default `/var/lib/tripline/quarantine`).
+    #[serde(default)]
+    pub quarantine_dir: Option<PathBuf>,
+}
+
+impl ActionBinding {
+    /// Checks what the YAML types cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.action == Action::Command && self.command.is_empty() {
+            return Err(format!(
+                "action for rule '{}': `command` needs a program, e.g. command: [/usr/local/bin/notify]",
+                self.rule
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether it waits for an admin.
+    pub fn needs_approval(&self) -> bool {
+        self.approval == Approval::Required
+    }
+
+    /// Whether this binding applies to a new finding.
+    pub fn applies(&self, f: &NewFinding) -> bool {
+        outbox_wildcard(&self.rule, &f.rule)
+    }
+
+    /// What the action will act on, as recorded (`pid 4242`, `/tmp/x`).
+    pub fn target(&self, f: &NewFinding) -> String {
+        target_of(&self.action, &f.fields, &self.command)
+    }
+}
+
+fn target_of(action: &Action, fields: &serde_json::Map<String, Value>, cmd: &[String]) -> String {
+    let text = |k: &str| match fields.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match action {
+        Action::Kill | Action::KillGroup => text("proc.pid").map_or_else(
+            || "no proc.pid in the evidence".into(),
+            |p| format!("pid {p}"),
+        ),
+        Action::Quarantine => text("fd.name")
+            .or_else(|| text("fs.path.name"))
+            .or_else(|| text("fd.filename"))
+            .unwrap_or_else(|| "no file in the evidence".into()),
+        Action::Command => cmd.join(" "),
+    }
+}
+
+/// Runs approved actions from the store.
+pub struct Executor {
+    store: Store,
+    bindings: Vec<ActionBinding>,
+}
+
+impl Executor {
+    /// An executor over the store's approved actions.
+    pub fn new(store: Store, bindings: Vec<ActionBinding>) -> Executor {
+        Executor { store, bindings }
+    }
+
+    /// Runs approved actions every 200 ms until `stop`.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.run_approved() {
+                eprintln!("tripline: actions: {e}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// One pass: runs every approved action; returns how many ran.
+    pub fn run_approved(&mut self) -> Result<usize, tripline_store::StoreError> {
+        let approved = self.store.actions(Some(Status::Approved), 100)?;
+        for a in &approved {
+            let finding = match a.finding_id {
+                Some(id) => self.store.get(id)?,
+                None => None,
+            };
+            let binding = self
+                .bindings
+                .iter()
+                .find(|b| b.action.name() == a.action)
+                .cloned();
+            let outcome = match (finding, binding) {
+                (Some(f), Some(b)) => execute(&b, &f),
+                (None, _) => Err("the finding is gone (retention)".into()),
+                (_, None) => Err(format!("no '{}' action is configured any more", a.action)),
+            };
+            let (ok, text) = match outcome {
+                Ok(t) => (true, t),
+                Err(t) => (false, t),
+            };
+            self.store.finish_action(a.id, ok, &text)?;
+        }
+        Ok(approved.len())
+    }
+}
+
+/// Runs one action for a stored finding; the text says what happened.
+pub fn execute(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
+    let pid = || -> Result<i32, String> {
+        match f.fields.get("proc.pid") {
+            Some(Value::Number(n)) => n.as_i64().map(|p| p as i32),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .filter(|p| *p > 1)
+        .ok_or_else(|| "no usable proc.pid in the evidence".into())
+    };
+    match b.action {
+        Action::Kill => {
+            let p = pid()?;
+            signal(p, false).map(|_| format!("killed pid {p}"))
+        }
+        Action::KillGroup => {
+            let p = pid()?;
+            signal(p, true).map(|g| format!("killed process group {g} (of pid {p})"))
+        }
+        Action::Quarantine => {
+            let path = target_of(&b.action, &f.fields, &b.command);
+            let dir = b
+                .quarantine_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/lib/tripline/quarantine"));
+            quarantine(Path::new(&path), &dir)
+        }
+        Action::Command => run_command(&b.command, f),
+    }
+}
+
+fn signal(pid: i32, group: bool) -> Result<i32, String> {
+    let target = if group {
+        // SAFETY: getpgid has no memory preconditions.
+        let g = unsafe { libc::getpgid(pid) };
+        if g <= 1 {
+            return Err(format!(
+                "pid {pid}: no process group ({})",
+                std::io::Error::last_os_error()
+            ));
+        }
+        g
+    } else {
+        pid
+    };
+    // SAFETY: kill has no memory preconditions; a negative id addresses the group.
+    let rc = unsafe { libc::kill(if group { -target } else { target }, libc::SIGKILL) };
+    if rc == 0 {
+        Ok(target)
+    } else {
+        Err(format!(
+            "kill {target}: {}",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+/// Moves a file into `dir` as `SHA256-NAME`, mode 0400, and writes the hash record beside it.
+pub fn quarantine(path: &Path, dir: &Path) -> Result<String, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let hash: String = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let dest = dir.join(format!("{hash}-{name}"));
+    if std::fs::rename(path, &dest).is_err() {
+        // Another filesystem: copy, then remove the original.
+        std::fs::write(&dest, &data).map_err(|e| format!("{}: {e}", dest.display()))?;
+        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o400));
+    let record = serde_json::json!({"original": path, "sha256": hash, "bytes": data.len()});
+    let mut rec_path = dest.clone().into_os_string();
+    rec_path.push(".json");
+    std::fs::write(&rec_path, record.to_string()).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "moved {} to {} (sha256 {hash})",
+        path.display(),
+        dest.display()
+    ))
+}
+
+fn run_command(cmd: &[String], f: &StoredFinding) -> Result<String, String> {
+    let (prog, args) = cmd.split_first().ok_or("empty command")?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(crate::render::tripline(f).to_string().as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    let tail = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b);
+        s.chars()
+            .rev()
+            .take(500)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    };
+    if out.status.success() {
+        Ok(format!("{prog} exited 0: {}", tail(&out.stdout).trim()))
+    } else {
+        Err(format!(
+            "{prog} failed ({}): {}",
+            out.status,
+            tail(&out.stderr).trim()
+        ))
+    }
+}

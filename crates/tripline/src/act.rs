@@ -1,0 +1,305 @@
+//! The act stage of a run or replay: every alert goes to the store (dedup, rate limits,
+//! outbox), outputs deliver from the outbox on their own threads, the web UI serves the store,
+//! and actions bound to rules are requested (and, in a live run, executed once approved).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use tripline_respond::config::OutputConfig;
+use tripline_server::{AppState, LiveStats, Running};
+use tripline_store::auth::Role;
+use tripline_store::{Config, Ingest, NewFinding, Store};
+
+use tripline_respond::actions::{ActionBinding, Executor};
+
+/// The default store: `/var/lib/tripline/store.db` for root, else under `$XDG_STATE_HOME`
+/// (or `~/.local/state`).
+pub fn default_store() -> String {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return "/var/lib/tripline/store.db".into();
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("tripline/store.db").display().to_string()
+}
+
+/// The `--config` file: outputs and actions (flags add to it).
+///
+/// ```yaml
+/// outputs:
+///   - name: siem
+///     type: webhook
+///     url: http://siem.internal:8080/ingest
+///     format: ocsf
+///     min_priority: warning
+/// actions:
+///   - rule: "Terminal shell in container"
+///     action: kill
+///     approval: required
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Outputs.
+    #[serde(default)]
+    pub outputs: Vec<OutputConfig>,
+    /// Actions bound to rules.
+    #[serde(default)]
+    pub actions: Vec<ActionBinding>,
+}
+
+impl FileConfig {
+    /// Reads and checks a config file; errors name the file and what is wrong.
+    pub fn read(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --config {}", path.display()))?;
+        let cfg: FileConfig = serde_yaml::from_str(&text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            anyhow::anyhow!("{}{at}: {e}", path.display())
+        })?;
+        for o in &cfg.outputs {
+            o.validate()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        for a in &cfg.actions {
+            a.validate()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// Settings for the act stage.
+#[derive(Debug, Clone)]
+pub struct ActConfig {
+    /// Store URL; `None` keeps nothing (alerts only print).
+    pub store: Option<String>,
+    /// Dedup and rate limits.
+    pub limits: Config,
+    /// Outputs.
+    pub outputs: Vec<OutputConfig>,
+    /// Actions.
+    pub actions: Vec<ActionBinding>,
+    /// Where the UI listens; `None` serves nothing.
+    pub listen: Option<String>,
+    /// Execute approved actions (live runs only; never for replays of old logs).
+    pub execute_actions: bool,
+    /// `sensor`, `replay`.
+    pub mode: String,
+}
+
+impl Drop for Act {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The running act stage.
+pub struct Act {
+    store: Option<Store>,
+    actions: Vec<ActionBinding>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    server: Option<Running>,
+    stats: Arc<Mutex<LiveStats>>,
+    /// Findings stored as new rows, folded, held back by rate limits.
+    pub counts: (u64, u64, u64),
+    store_errors: u64,
+}
+
+impl Act {
+    /// Opens the store, starts the outputs, the executor and the UI.
+    pub fn start(cfg: &ActConfig) -> anyhow::Result<Act> {
+        let stats = Arc::new(Mutex::new(LiveStats {
+            mode: cfg.mode.clone(),
+            ..LiveStats::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut act = Act {
+            store: None,
+            actions: cfg.actions.clone(),
+            stop: stop.clone(),
+            workers: Vec::new(),
+            server: None,
+            stats: stats.clone(),
+            counts: (0, 0, 0),
+            store_errors: 0,
+        };
+        let Some(url) = &cfg.store else {
+            if !cfg.outputs.is_empty() || !cfg.actions.is_empty() {
+                bail!("outputs and actions need a store (drop --no-store)");
+            }
+            return Ok(act);
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for o in &cfg.outputs {
+            if !names.insert(o.name.clone()) {
+                bail!(
+                    "two outputs are named '{}'; give each a unique name",
+                    o.name
+                );
+            }
+        }
+        let mut store = Store::open_with(url, cfg.limits).with_context(|| {
+            format!(
+                "opening the store {}",
+                tripline_store::postgres::redact(url)
+            )
+        })?;
+        for o in &cfg.outputs {
+            store.route(o.route());
+            let sink = tripline_respond::sinks::build(o).map_err(anyhow::Error::msg)?;
+            let worker_store = Store::open(url)?;
+            let (name, stop) = (o.name.clone(), stop.clone());
+            act.workers.push(
+                std::thread::Builder::new()
+                    .name(format!("output-{name}"))
+                    .spawn(move || {
+                        tripline_respond::deliver::run(
+                            worker_store,
+                            name,
+                            sink,
+                            Duration::from_millis(100),
+                            Duration::from_secs(60),
+                            stop,
+                            &mut |e| eprintln!("tripline: {e}"),
+                        )
+                    })?,
+            );
+        }
+        if cfg.execute_actions && !cfg.actions.is_empty() {
+            let mut exec = Executor::new(Store::open(url)?, cfg.actions.clone());
+            let stop = stop.clone();
+            act.workers.push(
+                std::thread::Builder::new()
+                    .name("actions".into())
+                    .spawn(move || exec.run(&stop))?,
+            );
+        }
+        if let Some(listen) = &cfg.listen {
+            let addr = listen
+                .parse()
+                .with_context(|| format!("--listen '{listen}': expected ADDRESS:PORT"))?;
+            let mut ui_store = Store::open(url)?;
+            let first_token = if ui_store.has_tokens()? {
+                None
+            } else {
+                Some(ui_store.create_token("admin", Role::Admin)?)
+            };
+            let state = AppState::new(ui_store, stats)
+                .with_outputs(cfg.outputs.iter().map(|o| o.name.clone()).collect());
+            match tripline_server::start(addr, state) {
+                Ok(server) => {
+                    eprintln!("tripline: web UI and API at http://{}/", server.addr);
+                    if let Some(t) = first_token {
+                        eprintln!(
+                            "tripline: admin token (shown once, stored hashed; make more with `tripline token create`): {t}"
+                        );
+                    }
+                    act.server = Some(server);
+                }
+                // The agent matters more than its UI: keep watching.
+                Err(e) => eprintln!("tripline: web UI not started: {listen}: {e}"),
+            }
+        }
+        act.store = Some(store);
+        Ok(act)
+    }
+
+    /// Stops the threads (outputs make a last pass first); idempotent.
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+
+    /// Live counters shown by the UI and `/metrics`.
+    pub fn stats(&self) -> Arc<Mutex<LiveStats>> {
+        self.stats.clone()
+    }
+
+    /// Stores an engine alert (and requests the actions bound to its rule).
+    pub fn alert(&mut self, f: &tripline_event::Finding) {
+        self.finding(&NewFinding::from_alert(f));
+    }
+
+    /// Stores any finding.
+    pub fn finding(&mut self, f: &NewFinding) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        match store.ingest(f) {
+            Ok(Ingest::New(id)) => {
+                self.counts.0 += 1;
+                for a in self.actions.iter().filter(|a| a.applies(f)) {
+                    let target = a.target(f);
+                    if let Err(e) =
+                        store.request_action(id, a.action.name(), &target, !a.needs_approval())
+                    {
+                        eprintln!("tripline: recording action {}: {e}", a.action.name());
+                    }
+                }
+            }
+            Ok(Ingest::Folded(_)) => self.counts.1 += 1,
+            Ok(Ingest::Suppressed) => self.counts.2 += 1,
+            Err(e) => {
+                // The alert was printed already; say so once per burst, never panic.
+                self.store_errors += 1;
+                if self.store_errors == 1 || self.store_errors.is_power_of_two() {
+                    eprintln!(
+                        "tripline: store: {e} ({} findings not stored)",
+                        self.store_errors
+                    );
+                }
+            }
+        }
+    }
+
+    /// Stops outputs (after a last delivery pass), the executor and the UI; prints a summary.
+    pub fn finish(mut self) {
+        self.shutdown();
+        if let Some(store) = self.store.as_mut() {
+            let (new, folded, held) = self.counts;
+            if new + folded + held > 0 {
+                eprintln!(
+                    "Store: {new} new findings, {folded} folded into earlier ones, {held} held back by rate limits ({})",
+                    store.url()
+                );
+            }
+            if let Ok(h) = store.outbox_health() {
+                for o in h.iter().filter(|o| o.pending > 0) {
+                    eprintln!(
+                        "Output {}: {} findings still queued, delivered at the next start{}",
+                        o.output,
+                        o.pending,
+                        o.last_error
+                            .as_deref()
+                            .map(|e| format!(" (last error: {e})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        if self.store_errors > 0 {
+            eprintln!(
+                "tripline: {} findings could not be stored",
+                self.store_errors
+            );
+        }
+    }
+}
