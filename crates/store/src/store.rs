@@ -50,7 +50,8 @@ pub enum Ingest {
 /// Retention limits; `None` keeps everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retention {
-    /// Delete findings last seen longer ago than this (ns).
+    /// Delete findings the store last received an occurrence of longer ago than this (ns). By
+    /// arrival, not event time: a replay of last year's logs is kept as long as a live alert.
     pub max_age_ns: Option<i64>,
     /// Delete the oldest findings while the store takes more bytes than this.
     pub max_bytes: Option<i64>,
@@ -209,8 +210,8 @@ impl Store {
             };
             if let Some(id) = hit {
                 let n = self.db.exec(
-                    "UPDATE findings SET count = count + 1, last_ns = CASE WHEN last_ns < $1 THEN $1 ELSE last_ns END, first_ns = CASE WHEN first_ns > $1 THEN $1 ELSE first_ns END WHERE id = $2",
-                    &[f.time_ns.into(), id.into()],
+                    "UPDATE findings SET count = count + 1, last_ns = CASE WHEN last_ns < $1 THEN $1 ELSE last_ns END, first_ns = CASE WHEN first_ns > $1 THEN $1 ELSE first_ns END, stored_ns = $3 WHERE id = $2",
+                    &[f.time_ns.into(), id.into(), crate::now_ns().into()],
                 )?;
                 if n == 1 {
                     match self.recent.get_mut(&fp) {
@@ -401,7 +402,7 @@ impl Store {
         let mut removed = 0;
         if let Some(age) = r.max_age_ns {
             removed += self.db.exec(
-                &format!("DELETE FROM findings WHERE last_ns < $1 AND {DELIVERED}"),
+                &format!("DELETE FROM findings WHERE stored_ns < $1 AND {DELIVERED}"),
                 &[(now_ns - age).into()],
             )?;
         }
@@ -414,7 +415,7 @@ impl Store {
                 }
                 let batch = (total / 10).max(1);
                 let n = self.db.exec(
-                    &format!("DELETE FROM findings WHERE id IN (SELECT id FROM findings WHERE {DELIVERED} ORDER BY last_ns, id LIMIT $1)"),
+                    &format!("DELETE FROM findings WHERE id IN (SELECT id FROM findings WHERE {DELIVERED} ORDER BY stored_ns, id LIMIT $1)"),
                     &[batch.into()],
                 )?;
                 if n == 0 {

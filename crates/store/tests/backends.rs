@@ -342,6 +342,19 @@ fn retention_by_age_and_size_keeps_undelivered_findings() {
             .unwrap();
         s.routes_clear();
         s.ingest(&finding("Recent", now - 60 * SEC, "r")).unwrap();
+        // Age is by arrival: make the first 101 arrive ten days before `now`.
+        s.db()
+            .exec(
+                "UPDATE findings SET stored_ns = $1 WHERE rule <> 'Recent'",
+                &[(now - 10 * day).into()],
+            )
+            .unwrap();
+        s.db()
+            .exec(
+                "UPDATE findings SET stored_ns = $1 WHERE rule = 'Recent'",
+                &[(now - 60 * SEC).into()],
+            )
+            .unwrap();
         let removed = s
             .retain(
                 &Retention {
@@ -369,6 +382,13 @@ fn retention_by_age_and_size_keeps_undelivered_findings() {
             })
             .collect();
         s.ingest_batch(&big).unwrap();
+        // Arrival order = event order here.
+        s.db()
+            .exec(
+                "UPDATE findings SET stored_ns = last_ns WHERE rule = 'Bulk'",
+                &[],
+            )
+            .unwrap();
         let used = s.db().used_bytes().unwrap();
         let removed = s
             .retain(

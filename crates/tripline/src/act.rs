@@ -97,6 +97,8 @@ pub struct ActConfig {
     pub execute_actions: bool,
     /// `sensor`, `replay`.
     pub mode: String,
+    /// Retention, applied at start and every 10 minutes.
+    pub retention: tripline_store::Retention,
 }
 
 impl Drop for Act {
@@ -116,6 +118,8 @@ pub struct Act {
     /// Findings stored as new rows, folded, held back by rate limits.
     pub counts: (u64, u64, u64),
     store_errors: u64,
+    retention: tripline_store::Retention,
+    last_retain: std::time::Instant,
 }
 
 impl Act {
@@ -135,6 +139,8 @@ impl Act {
             stats: stats.clone(),
             counts: (0, 0, 0),
             store_errors: 0,
+            retention: cfg.retention,
+            last_retain: std::time::Instant::now(),
         };
         let Some(url) = &cfg.store else {
             if !cfg.outputs.is_empty() || !cfg.actions.is_empty() {
@@ -214,6 +220,7 @@ impl Act {
             }
         }
         act.store = Some(store);
+        act.retain();
         Ok(act)
     }
 
@@ -238,8 +245,27 @@ impl Act {
         self.finding(&NewFinding::from_alert(f));
     }
 
+    /// Applies retention (a finding still queued for an output is kept).
+    fn retain(&mut self) {
+        self.last_retain = std::time::Instant::now();
+        let (Some(store), r) = (self.store.as_mut(), self.retention) else {
+            return;
+        };
+        if r.max_age_ns.is_none() && r.max_bytes.is_none() {
+            return;
+        }
+        match store.retain(&r, tripline_store::now_ns()) {
+            Ok(0) => {}
+            Ok(n) => eprintln!("tripline: retention removed {n} findings"),
+            Err(e) => eprintln!("tripline: retention: {e}"),
+        }
+    }
+
     /// Stores any finding.
     pub fn finding(&mut self, f: &NewFinding) {
+        if self.last_retain.elapsed() > Duration::from_secs(600) {
+            self.retain();
+        }
         let Some(store) = self.store.as_mut() else {
             return;
         };

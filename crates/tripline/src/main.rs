@@ -96,6 +96,12 @@ struct ActArgs {
     /// New findings per rule per minute; the rest are counted, not stored (0: no limit).
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
+    /// Delete findings last seen longer ago than this (30d, 12h; 0 keeps all).
+    #[arg(long, default_value = "30d")]
+    retain: String,
+    /// Delete the oldest findings while the store holds more than this many MiB (0: no limit).
+    #[arg(long, default_value_t = 1024)]
+    max_store_mib: u64,
 }
 
 impl ActArgs {
@@ -137,6 +143,15 @@ impl ActArgs {
             listen: None,
             execute_actions: false,
             mode: mode.into(),
+            retention: tripline_store::Retention {
+                max_age_ns: match self.retain.as_str() {
+                    "0" => None,
+                    s => Some(tripline_server::api::parse_duration(s).ok_or_else(|| {
+                        anyhow::anyhow!("--retain '{s}': expected a duration like 30d or 12h, or 0")
+                    })?),
+                },
+                max_bytes: (self.max_store_mib > 0).then(|| (self.max_store_mib << 20) as i64),
+            },
         })
     }
 }
@@ -693,6 +708,7 @@ fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen: Some(args.listen.clone()),
         execute_actions: false,
         mode: "serve".into(),
+        retention: Default::default(),
     })?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

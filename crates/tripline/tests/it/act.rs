@@ -358,3 +358,63 @@ fn kill_9_mid_delivery_loses_no_finding() {
         .unwrap();
     assert_eq!((s[0].pending, s[0].delivered), (0, 25));
 }
+
+/// `--format policyreport` (drift and policy) is a valid wgpolicyk8s.io/v1alpha2 PolicyReport
+/// by the CRD's own schema.
+#[test]
+fn policy_reports_validate_against_the_crd_schema() {
+    let crd: serde_yaml::Value = serde_yaml::from_str(include_str!(
+        "../../../../data/schemas/wgpolicyk8s.io_policyreports.yaml"
+    ))
+    .unwrap();
+    let version = crd["spec"]["versions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1alpha2")
+        .unwrap();
+    let schema: Value = serde_json::to_value(&version["schema"]["openAPIV3Schema"]).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let k = concat!(env!("CARGO_MANIFEST_DIR"), "/../drift/tests/k8s");
+    let manifests = format!("{k}/manifests");
+    let live = format!("{k}/live.json");
+    let reports = [
+        tripline(&[
+            "drift",
+            "--manifests",
+            &manifests,
+            "--live",
+            &live,
+            "--format",
+            "policyreport",
+        ]),
+        tripline(&[
+            "policy",
+            "eval",
+            "--input",
+            &live,
+            "--format",
+            "policyreport",
+        ]),
+    ];
+    for out in reports {
+        let report: Value = serde_yaml::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(report["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+        assert!(
+            !report["results"].as_array().unwrap().is_empty(),
+            "{report}"
+        );
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let mut broken = report.clone();
+        broken["results"][0]["result"] = "maybe".into();
+        assert!(
+            !validator.is_valid(&broken),
+            "the schema checks result values"
+        );
+    }
+}
