@@ -150,7 +150,7 @@ impl ActArgs {
                         anyhow::anyhow!("--retain '{s}': expected a duration like 30d or 12h, or 0")
                     })?),
                 },
-                max_bytes: (self.max_store_mib > 0).then(|| (self.max_store_mib << 20) as i64),
+                max_bytes: (self.max_store_mib > 0).then_some((self.max_store_mib << 20) as i64),
             },
         })
     }
