@@ -93,7 +93,10 @@ fn server_error(e: String) -> Response {
         .into_response()
 }
 
-/// `GET /api/v1/findings`: `{findings, total, occurrences}`.
+/// Lists count matches up to this many; past it they say "at least".
+pub const COUNT_CAP: i64 = 10_000;
+
+/// `GET /api/v1/findings`: `{findings, total, total_is_exact}`.
 pub async fn findings(
     _c: Caller,
     State(st): State<AppState>,
@@ -104,13 +107,13 @@ pub async fn findings(
         Err(e) => return bad_request(e),
     };
     match st
-        .with_store(move |s| Ok((s.query(&q)?, s.count(&q)?)))
+        .with_store(move |s| Ok((s.query(&q)?, s.count_capped(&q, COUNT_CAP + 1)?)))
         .await
     {
-        Ok((found, (total, occurrences))) => Json(json!({
+        Ok((found, total)) => Json(json!({
             "findings": found,
-            "total": total,
-            "occurrences": occurrences,
+            "total": total.min(COUNT_CAP),
+            "total_is_exact": total <= COUNT_CAP,
         }))
         .into_response(),
         Err(e) => server_error(e),

@@ -174,14 +174,14 @@ pub async fn findings(
     let result = st
         .with_store(move |s| {
             let list = s.query(&q)?;
-            let total = s.count(&q)?;
+            let total = s.count_capped(&q, crate::api::COUNT_CAP + 1)?;
             let mut tq = q.clone();
             tq.since_ns = Some(tq.since_ns.unwrap_or(0).max(now - 24 * hour));
             tq.before_id = None;
             Ok((list, total, s.histogram(&tq, hour)?))
         })
         .await;
-    let (list, (total, occurrences), hist) = match result {
+    let (list, total, hist) = match result {
         Ok(r) => r,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, Some(&c), &e),
     };
@@ -231,7 +231,12 @@ pub async fn findings(
                     div style=(format!("height:{}%", n * 100 / max)) title=(n) {}
                 }
             }
-            p #summary { (total) " findings, " (occurrences) " occurrences" }
+            p #summary {
+                @if total > crate::api::COUNT_CAP { (crate::api::COUNT_CAP) "+ findings" }
+                @else { (total) " findings" }
+                @let shown: i64 = list.iter().map(|f| f.count).sum();
+                ", " (shown) " occurrences on this page"
+            }
             table #findings {
                 thead { tr { th { "Last seen" } th { "Priority" } th { "Rule" } th { "Kind" } th { "Entity" } th { "Host" } th { "Count" } th { "Message" } } }
                 tbody {

@@ -70,7 +70,9 @@ impl Query {
             push("rule = ?", r.as_str().into(), &mut conds);
         }
         if let Some(p) = self.min_priority {
-            push("priority <= ?", priority_rank(p).into(), &mut conds);
+            // `+priority`: not an index range. Lists are ordered by last seen, and walking that
+            // index while filtering beats sorting half the store by severity first.
+            push("+priority <= ?", priority_rank(p).into(), &mut conds);
         }
         if let Some(s) = &self.source {
             push("source = ?", s.as_str().into(), &mut conds);

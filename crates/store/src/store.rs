@@ -323,6 +323,18 @@ impl Store {
         Ok(rows.first().map_or((0, 0), |r| (r[0].int(), r[1].int())))
     }
 
+    /// How many findings match `q`, counting no further than `cap` (lists show "10000+"
+    /// instead of scanning a million rows per page view).
+    pub fn count_capped(&mut self, q: &Query, cap: i64) -> Result<i64, StoreError> {
+        let (cond, mut params) = q.where_clause(self.db.dialect());
+        params.push(cap.max(1).into());
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM findings{cond} LIMIT ${}) AS capped",
+            params.len()
+        );
+        scalar(self.db.as_mut(), &sql, &params)
+    }
+
     /// Count of matching findings per rule, most first (for summaries and the gate).
     pub fn count_by_rule(&mut self, q: &Query) -> Result<Vec<(String, i64)>, StoreError> {
         let (cond, params) = q.where_clause(self.db.dialect());

@@ -929,3 +929,84 @@ fn contract_watch_learns_and_detects_behaviour() {
     assert!(has("executables", &format!("{}/probe", d.display())).is_none());
     assert!(has("egress", "192.0.2.1:8443").is_none());
 }
+
+/// `tripline run` as a user starts it: the live alert reaches the store and the API while the
+/// agent runs, and the UI's token is printed once.
+#[test]
+fn live_alerts_reach_the_store_and_the_api() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db").display().to_string();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args([
+            "run",
+            "--store",
+            &store,
+            "--listen",
+            "127.0.0.1:0",
+            "--duration",
+            "60",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(agent.stderr.take().unwrap()).lines();
+    let (mut addr, mut token, mut attached) = (String::new(), String::new(), false);
+    while addr.is_empty() || token.is_empty() || !attached {
+        let line = lines.next().expect("the agent starts").unwrap();
+        if let Some(a) = line.strip_prefix("tripline: web UI and API at http://") {
+            addr = a.trim_end_matches('/').to_string();
+        }
+        if let Some(at) = line.find("tl_") {
+            token = line[at..].trim().to_string();
+        }
+        attached |= line.contains("sensor attached");
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let get = |path: &str| -> String {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    sh("cat /etc/shadow > /dev/null");
+    let start = std::time::Instant::now();
+    let found = loop {
+        let resp = get("/api/v1/findings?q=/etc/shadow&limit=5");
+        if resp.contains("Read sensitive file") {
+            break resp;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no finding for /etc/shadow in the API: {resp}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    eprintln!(
+        "alert visible in the API {:?} after the read",
+        start.elapsed()
+    );
+    assert!(found.starts_with("HTTP/1.1 200"), "{found}");
+    assert!(found.contains("\"proc.name\":\"cat\""), "{found}");
+    // SIGTERM: a clean stop with the store summary.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    assert!(agent.wait().unwrap().success());
+    let mut s = tripline_store::Store::open(&store).unwrap();
+    assert!(s
+        .query(&tripline_store::Query {
+            text: "/etc/shadow".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .any(|f| f.rule.starts_with("Read sensitive file")));
+}
