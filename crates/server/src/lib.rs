@@ -34,6 +34,8 @@ pub struct AppState {
     stats: Arc<Mutex<LiveStats>>,
     /// Output names configured (health shows them even before their first finding).
     outputs: Arc<Vec<String>>,
+    /// Served over TLS: cookies get `Secure`.
+    pub(crate) tls: bool,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             store: Arc::new(Mutex::new(store)),
             stats,
             outputs: Arc::new(Vec::new()),
+            tls: false,
         }
     }
 
@@ -123,9 +126,51 @@ impl Drop for Running {
     }
 }
 
-/// Binds `addr` (port 0 picks one) and serves on a thread of its own with a small runtime, so
-/// the agent's event loop never shares a core with page rendering by accident.
+/// A certificate and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Certificate chain.
+    pub cert: std::path::PathBuf,
+    /// Private key.
+    pub key: std::path::PathBuf,
+}
+
+/// Binds `addr` (port 0 picks one) and serves plain HTTP on a thread of its own with a small
+/// runtime, so the agent's event loop never shares a core with page rendering by accident.
 pub fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Running> {
+    start_with(addr, state, None)
+}
+
+/// [`start`], over TLS when `tls` is given (cookies are then `Secure`).
+pub fn start_with(
+    addr: SocketAddr,
+    mut state: AppState,
+    tls: Option<Tls>,
+) -> std::io::Result<Running> {
+    state.tls = tls.is_some();
+    let rustls_config = match &tls {
+        Some(t) => {
+            // One process-wide crypto provider; a second install is a harmless no-op error.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            let cfg = rt
+                .block_on(axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                    &t.cert, &t.key,
+                ))
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "TLS certificate {} / key {}: {e}",
+                            t.cert.display(),
+                            t.key.display()
+                        ),
+                    )
+                })?;
+            Some(cfg)
+        }
+        None => None,
+    };
     let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
     let bound = std_listener.local_addr()?;
@@ -140,6 +185,22 @@ pub fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Running> {
         .name("tripline-http".into())
         .spawn(move || {
             rt.block_on(async move {
+                let app = router(state);
+                if let Some(cfg) = rustls_config {
+                    let handle = axum_server::Handle::new();
+                    let stopper = handle.clone();
+                    tokio::spawn(async move {
+                        let _ = rx.await;
+                        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+                    });
+                    match axum_server::tls_rustls::from_tcp_rustls(std_listener, cfg) {
+                        Ok(server) => {
+                            let _ = server.handle(handle).serve(app.into_make_service()).await;
+                        }
+                        Err(e) => eprintln!("tripline: https: {e}"),
+                    }
+                    return;
+                }
                 let listener = match tokio::net::TcpListener::from_std(std_listener) {
                     Ok(l) => l,
                     Err(e) => {
@@ -147,7 +208,6 @@ pub fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Running> {
                         return;
                     }
                 };
-                let app = router(state);
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;

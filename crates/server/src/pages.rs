@@ -121,7 +121,10 @@ pub async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> R
                 (header::LOCATION, "/findings".to_string()),
                 (
                     header::SET_COOKIE,
-                    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"),
+                    format!(
+                        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{}",
+                        if st.tls { "; Secure" } else { "" }
+                    ),
                 ),
             ],
         )

@@ -226,3 +226,75 @@ fn metrics_have_bounded_labels() {
         assert!(!line.contains("Terminal"), "{line}");
     }
 }
+
+#[test]
+fn tls_when_a_certificate_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let url = dir.path().join("s.db").display().to_string();
+    let mut s = Store::open(&url).unwrap();
+    let token = s.create_token("admin", Role::Admin).unwrap();
+    let state = AppState::new(s, Arc::new(Mutex::new(LiveStats::default())));
+    let server = tripline_server::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        state,
+        Some(tripline_server::Tls {
+            cert: cert_path,
+            key: key_path,
+        }),
+    )
+    .unwrap();
+    let der = cert.cert.der().to_vec();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            ureq::tls::Certificate::from_der(&der).to_owned(),
+        ])))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let port = server.addr.port();
+    let mut resp = agent
+        .get(format!("https://localhost:{port}/api/v1/status"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("\"sensor\""));
+    // The login cookie is Secure over TLS.
+    let login = agent
+        .post(format!("https://localhost:{port}/login"))
+        .config()
+        .max_redirects(0)
+        .build()
+        .send_form([("token", token.as_str())])
+        .unwrap();
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP to the TLS port gets no page.
+    let plain = ureq::get(format!("http://127.0.0.1:{port}/healthz")).call();
+    assert!(plain.is_err() || plain.unwrap().status().as_u16() >= 400);
+    // A missing key file is a clear error.
+    let bad = tripline_server::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        AppState::new(
+            Store::open(":memory:").unwrap(),
+            Arc::new(Mutex::new(LiveStats::default())),
+        ),
+        Some(tripline_server::Tls {
+            cert: dir.path().join("c.pem"),
+            key: dir.path().join("missing.pem"),
+        }),
+    );
+    let err = bad.err().unwrap().to_string();
+    assert!(err.contains("missing.pem"), "{err}");
+}

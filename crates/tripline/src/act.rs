@@ -99,6 +99,8 @@ pub struct ActConfig {
     pub mode: String,
     /// Retention, applied at start and every 10 minutes.
     pub retention: tripline_store::Retention,
+    /// Serve the UI over TLS with this certificate and key.
+    pub tls: Option<tripline_server::Tls>,
 }
 
 impl Drop for Act {
@@ -205,9 +207,10 @@ impl Act {
             };
             let state = AppState::new(ui_store, stats)
                 .with_outputs(cfg.outputs.iter().map(|o| o.name.clone()).collect());
-            match tripline_server::start(addr, state) {
+            let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+            match tripline_server::start_with(addr, state, cfg.tls.clone()) {
                 Ok(server) => {
-                    eprintln!("tripline: web UI and API at http://{}/", server.addr);
+                    eprintln!("tripline: web UI and API at {scheme}://{}/", server.addr);
                     if let Some(t) = first_token {
                         eprintln!(
                             "tripline: admin token (shown once, stored hashed; make more with `tripline token create`): {t}"
@@ -215,7 +218,8 @@ impl Act {
                     }
                     act.server = Some(server);
                 }
-                // The agent matters more than its UI: keep watching.
+                // `serve` is only the UI; a watching agent matters more than its UI.
+                Err(e) if cfg.mode == "serve" => bail!("{listen}: {e}"),
                 Err(e) => eprintln!("tripline: web UI not started: {listen}: {e}"),
             }
         }

@@ -102,6 +102,12 @@ struct ActArgs {
     /// Delete the oldest findings while the store holds more than this many MiB (0: no limit).
     #[arg(long, default_value_t = 1024)]
     max_store_mib: u64,
+    /// Serve the web UI and API over TLS with this PEM certificate (chain); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 impl ActArgs {
@@ -152,6 +158,13 @@ impl ActArgs {
                 },
                 max_bytes: (self.max_store_mib > 0).then_some((self.max_store_mib << 20) as i64),
             },
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(tripline_server::Tls {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -199,6 +212,12 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: String,
+    /// PEM certificate (chain) for HTTPS; needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -709,6 +728,10 @@ fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         execute_actions: false,
         mode: "serve".into(),
         retention: Default::default(),
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(tripline_server::Tls { cert, key }),
+            _ => None,
+        },
     })?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
