@@ -252,9 +252,13 @@ impl Replayer {
                 self.state.exec(&exec, &mut sink);
             }
             _ => {
-                if matches!(name, "clone" | "fork" | "vfork" | "clone3") {
-                    self.clone_exit(e, pid);
-                }
+                // The child side of a new thread is the thread's first event: it belongs to
+                // the process the event names, not to a process of the thread's own id.
+                let pid = if matches!(name, "clone" | "fork" | "vfork" | "clone3") {
+                    self.clone_exit(e, pid)
+                } else {
+                    pid
+                };
                 self.exit_event(&args, pid, &mut sink);
             }
         }
@@ -499,10 +503,11 @@ impl Replayer {
     }
 
     /// A clone/fork exit: the child side creates the thread or process from the event's facts,
-    /// the parent side (which may come first) from its own process.
-    fn clone_exit(&mut self, e: &Event<'_>, pid: u32) {
+    /// the parent side (which may come first) from its own process. Returns the process id the
+    /// event belongs to.
+    fn clone_exit(&mut self, e: &Event<'_>, pid: u32) -> u32 {
         let Some(res) = e.int("res").filter(|r| *r >= 0) else {
-            return;
+            return pid;
         };
         // PPM_CL_CLONE_THREAD.
         let is_thread = e.uint("flags").unwrap_or(0) & (1 << 13) != 0;
@@ -512,28 +517,21 @@ impl Replayer {
                 self.threads.insert(e.tid, child_pid);
             }
             if self.state.processes().get(child_pid).is_none() {
-                let text =
-                    |n: &str| String::from_utf8_lossy(e.text(n).unwrap_or_default()).into_owned();
-                let parent = e.int("ptid").map(|p| self.pid_of(p as u64)).unwrap_or(0);
-                let mut p = self
-                    .state
-                    .processes()
-                    .get(parent)
-                    .cloned()
-                    .unwrap_or_default();
-                p.pid = child_pid;
-                p.ppid = parent;
-                p.exe = text("exe");
-                p.args = crate::metadata::split_nul(e.named("args").unwrap_or_default());
-                p.cwd = text("cwd");
-                p.comm = e
-                    .text("comm")
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .unwrap_or_else(|| p.exe.rsplit('/').next().unwrap_or_default().to_string());
-                p.start_ns = e.ts_ns;
-                self.state.insert_process(p);
+                self.process_from_clone(e, child_pid);
             }
-        } else if is_thread {
+            return child_pid;
+        }
+        // The parent side. A caller the capture never introduced is known from the event's
+        // own facts (exe, args, comm, cwd), as libsinsp does.
+        let caller = e.int("pid").map_or(pid, |p| p as u32);
+        if self.state.processes().get(caller).is_none() {
+            if caller as u64 != e.tid {
+                self.threads.insert(e.tid, caller);
+            }
+            self.process_from_clone(e, caller);
+        }
+        let pid = caller;
+        if is_thread {
             self.threads.insert(res as u64, pid);
         } else if self.state.processes().get(res as u32).is_none() {
             self.state.fork(&tripline_syscall::Fork {
@@ -543,6 +541,34 @@ impl Replayer {
                 start_ns: e.ts_ns,
             });
         }
+        pid
+    }
+
+    /// A process known only from a clone exit event's parameters.
+    fn process_from_clone(&mut self, e: &Event<'_>, pid: u32) {
+        let text = |n: &str| String::from_utf8_lossy(e.text(n).unwrap_or_default()).into_owned();
+        let parent = e
+            .int("ptid")
+            .map(|p| self.pid_of(p as u64))
+            .filter(|p| *p != pid)
+            .unwrap_or(0);
+        let mut p = self
+            .state
+            .processes()
+            .get(parent)
+            .cloned()
+            .unwrap_or_default();
+        p.pid = pid;
+        p.ppid = parent;
+        p.exe = text("exe");
+        p.args = crate::metadata::split_nul(e.named("args").unwrap_or_default());
+        p.cwd = text("cwd");
+        p.comm = e
+            .text("comm")
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_else(|| p.exe.rsplit('/').next().unwrap_or_default().to_string());
+        p.start_ns = e.ts_ns;
+        self.state.insert_process(p);
     }
 }
 
