@@ -1,0 +1,12 @@
+//! AWS IAM: the action catalog, policy documents, their evaluation, an account's identities,
+//! risky grants, usage from CloudTrail and the credential report.
+
+pub mod account;
+pub mod catalog;
+pub mod eval;
+pub mod policy;
+pub mod risk;
+
+pub use account::{Account, Identity, IdentityKind};
+pub use catalog::{Access, Catalog};
+pub use policy::{PolicyDocument, PolicyError};
