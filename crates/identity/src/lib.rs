@@ -6,3 +6,4 @@
 #![warn(missing_docs)]
 
 pub mod aws;
+pub mod k8s;

@@ -1,0 +1,6 @@
+//! Kubernetes RBAC: roles, bindings, who can do what, risky grants, and usage from audit logs.
+
+pub mod rbac;
+pub mod risk;
+
+pub use rbac::{Binding, Grant, Rbac, Request, Role, Rule, Subject};
