@@ -51,7 +51,7 @@ impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Rejected::NotAuditEvent => "data not recognized as a k8s audit event",
-            Rejected::NoTimestamp => "can't read stageTimestamp",
+            Rejected::NoTimestamp => "can't read stageTimestamp (or requestReceivedTimestamp)",
         })
     }
 }
@@ -66,10 +66,10 @@ pub fn split(value: Json, out: &mut Vec<Result<(Json, u64), Rejected>>) {
                 _ => out.push(Err(Rejected::NotAuditEvent)),
             },
             Some("Event") => {
-                let time = map
-                    .get("stageTimestamp")
-                    .and_then(Json::as_str)
-                    .and_then(parse_time);
+                // audit.k8s.io/v1beta1-era logs carry only `timestamp`.
+                let time = ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
+                    .iter()
+                    .find_map(|k| map.get(*k).and_then(Json::as_str).and_then(parse_time));
                 out.push(match time {
                     Some(t) => Ok((Json::Object(map), t)),
                     None => Err(Rejected::NoTimestamp),

@@ -6,7 +6,11 @@ pub mod catalog;
 pub mod eval;
 pub mod policy;
 pub mod risk;
+pub mod usage;
 
 pub use account::{Account, Identity, IdentityKind};
 pub use catalog::{Access, Catalog};
 pub use policy::{PolicyDocument, PolicyError};
+pub mod credentials;
+pub mod effective;
+pub mod paths;

@@ -110,21 +110,30 @@ fn unconstrained(cat: &Catalog, s: &Statement, actions: &FixedBitSet) -> Option<
     (!restrictable.is_clear()).then_some(restrictable)
 }
 
-/// Finds the risky grants of one policy.
-///
-/// ```
-/// use tripline_identity::aws::{risk, Catalog, PolicyDocument};
-/// let doc = PolicyDocument::parse(&serde_json::json!({"Statement": [
-///     {"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}
-/// ]})).unwrap();
-/// let r = risk::analyze(Catalog::get(), &doc);
-/// assert!(r.privilege_escalation.iter().any(|e| e.method == "PassExistingRoleToNewLambdaThenInvoke"));
-/// ```
-pub fn analyze(cat: &Catalog, doc: &PolicyDocument) -> PolicyRisks {
+/// What one policy grants without resource constraints, as action sets.
+#[derive(Debug, Clone)]
+pub struct PolicyGrants {
+    /// Actions allowed on `"Resource": "*"` without conditions, minus those denied on `*`.
+    pub unrestricted: FixedBitSet,
+    /// Actions denied on `*` without conditions.
+    pub denied: FixedBitSet,
+    /// Permissions-management actions allowed on `*` statement by statement (denies ignored).
+    pub exposure: FixedBitSet,
+    /// Every action an Allow statement names, whatever its resources and conditions.
+    pub allowed_any: FixedBitSet,
+    /// Services granted with `service:*` or `*`.
+    pub service_wildcard: Vec<String>,
+    /// Write, permissions and tagging actions (and data reads) allowed on `*`, per statement.
+    pub modification: Vec<String>,
+}
+
+/// Expands one policy into [`PolicyGrants`].
+pub fn grants(cat: &Catalog, doc: &PolicyDocument) -> PolicyGrants {
     let sets = RiskyActions::get();
     let mut unrestricted = cat.empty_set();
     let mut denied = cat.empty_set();
     let mut exposure = cat.empty_set();
+    let mut allowed_any = cat.empty_set();
     let mut wildcard_services = std::collections::BTreeSet::new();
     let mut modification = Vec::new();
     for s in &doc.statements {
@@ -136,6 +145,7 @@ pub fn analyze(cat: &Catalog, doc: &PolicyDocument) -> PolicyRisks {
                 }
             }
             Effect::Allow => {
+                allowed_any.union_with(&actions);
                 if let Patterns::Is(pats) = &s.actions {
                     for p in pats {
                         if p == "*" {
@@ -162,6 +172,25 @@ pub fn analyze(cat: &Catalog, doc: &PolicyDocument) -> PolicyRisks {
         }
     }
     unrestricted.difference_with(&denied);
+    PolicyGrants {
+        unrestricted,
+        denied,
+        exposure,
+        allowed_any,
+        service_wildcard: wildcard_services.into_iter().collect(),
+        modification,
+    }
+}
+
+/// The risks of a set of unrestricted actions (one policy's, or a principal's effective set).
+pub fn risks_of(
+    cat: &Catalog,
+    unrestricted: &FixedBitSet,
+    exposure: &FixedBitSet,
+    service_wildcard: Vec<String>,
+    infrastructure_modification: Vec<String>,
+) -> PolicyRisks {
+    let sets = RiskyActions::get();
     let has = |a: &str| cat.lookup(a).is_some_and(|id| unrestricted[id as usize]);
     let named = |list: &[String]| -> Vec<String> {
         let mut v: Vec<String> = list
@@ -185,11 +214,32 @@ pub fn analyze(cat: &Catalog, doc: &PolicyDocument) -> PolicyRisks {
     PolicyRisks {
         privilege_escalation,
         data_exfiltration: named(&sets.data_exfiltration),
-        resource_exposure: cat.names(&exposure),
+        resource_exposure: cat.names(exposure),
         credentials_exposure: named(&sets.credentials_exposure),
-        service_wildcard: wildcard_services.into_iter().collect(),
-        infrastructure_modification: modification,
+        service_wildcard,
+        infrastructure_modification,
     }
+}
+
+/// Finds the risky grants of one policy.
+///
+/// ```
+/// use tripline_identity::aws::{risk, Catalog, PolicyDocument};
+/// let doc = PolicyDocument::parse(&serde_json::json!({"Statement": [
+///     {"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*"}
+/// ]})).unwrap();
+/// let r = risk::analyze(Catalog::get(), &doc);
+/// assert!(r.privilege_escalation.iter().any(|e| e.method == "PassExistingRoleToNewLambdaThenInvoke"));
+/// ```
+pub fn analyze(cat: &Catalog, doc: &PolicyDocument) -> PolicyRisks {
+    let g = grants(cat, doc);
+    risks_of(
+        cat,
+        &g.unrestricted,
+        &g.exposure,
+        g.service_wildcard,
+        g.modification,
+    )
 }
 
 #[cfg(test)]
