@@ -178,6 +178,9 @@ fn aws(
             IdentityKind::Role => "role",
             IdentityKind::Group => "group",
         };
+        if p.who.kind == IdentityKind::Role {
+            trust(p, acct, report, &push);
+        }
         if let Some(n) = graph.find(arn) {
             if let Some(why) = &graph.nodes[n].admin {
                 push(report, "aws-admin-equivalent", Severity::Medium, arn,
@@ -238,9 +241,6 @@ fn aws(
                     format!("{kind} {name} allows {} {what}", list.len()),
                     json!({"actions": list, "policies": via(list)}), fix);
             }
-        }
-        if p.who.kind == IdentityKind::Role {
-            trust(p, acct, report, &push);
         }
         unused(inputs, opts, p, kind, report, &push);
     }
