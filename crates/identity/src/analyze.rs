@@ -98,7 +98,12 @@ pub fn analyze(inputs: &Inputs, opts: &Options) -> Report {
             report.admins.insert(n.id.clone(), why.clone());
         }
     }
-    report.paths = graph.paths_to_admin();
+    // Service-linked roles are AWS's to manage and no one can assume them: not a path start.
+    report.paths = graph
+        .paths_to_admin()
+        .into_iter()
+        .filter(|p| !p.from.contains(":role/aws-service-role/"))
+        .collect();
     for p in &report.paths {
         let k8s = p.from.starts_with("k8s:");
         report.findings.push(IdentityFinding {
@@ -170,7 +175,10 @@ fn aws(
             location: loc.clone(),
         });
     };
-    for p in &principals {
+    for p in principals
+        .iter()
+        .filter(|p| !p.who.path.starts_with("/aws-service-role/"))
+    {
         let arn = &p.who.arn;
         let name = &p.who.name;
         let kind = match p.who.kind {

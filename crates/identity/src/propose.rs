@@ -129,6 +129,17 @@ pub fn aws(acct: &Account, arn: &str, used: Option<&PrincipalUse>) -> Option<Pro
     })
 }
 
+/// Discovery and health paths every authenticated user may read (the default
+/// `system:discovery` and `system:public-info-viewer` roles): never worth proposing.
+fn is_discovery(path: &str) -> bool {
+    matches!(
+        path,
+        "/api" | "/apis" | "/version" | "/healthz" | "/livez" | "/readyz"
+    ) || path.starts_with("/api/")
+        || path.starts_with("/apis/")
+        || path.starts_with("/openapi/")
+}
+
 /// Kubernetes Roles (one per namespace used) and a ClusterRole (cluster-scoped and
 /// non-resource requests), with bindings to the subject, from the requests it made — what
 /// audit2rbac proposes.
@@ -141,9 +152,11 @@ pub fn k8s(rbac: &Rbac, who: &Subject, used: Option<&UserUse>) -> Proposal {
             continue;
         }
         if r.resource.is_empty() {
-            urls.entry(r.path.clone())
-                .or_default()
-                .insert(r.verb.clone());
+            if !is_discovery(&r.path) {
+                urls.entry(r.path.clone())
+                    .or_default()
+                    .insert(r.verb.clone());
+            }
             continue;
         }
         rules
@@ -154,7 +167,24 @@ pub fn k8s(rbac: &Rbac, who: &Subject, used: Option<&UserUse>) -> Proposal {
             .insert(r.verb.clone());
     }
     let name = format!("tripline-proposed-{}", file_stem(&who.name));
-    let subject = json!({"kind": who.kind, "name": who.name, "namespace": who.namespace});
+    let subject = match &who.namespace {
+        Some(ns) => json!({"kind": who.kind, "name": who.name, "namespace": ns}),
+        None => {
+            json!({"kind": who.kind, "name": who.name, "apiGroup": "rbac.authorization.k8s.io"})
+        }
+    };
+    // Paths with the same verbs share one rule.
+    let mut url_rules: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for (path, verbs) in &urls {
+        url_rules
+            .entry(verbs.iter().cloned().collect())
+            .or_default()
+            .push(path.clone());
+    }
+    let url_rules: Vec<Value> = url_rules
+        .into_iter()
+        .map(|(verbs, paths)| json!({"nonResourceURLs": paths, "verbs": verbs}))
+        .collect();
     let mut docs: Vec<Value> = Vec::new();
     for (ns, by_res) in &rules {
         // Merge resources with the same verbs and group into one rule, as people write them.
@@ -171,9 +201,7 @@ pub fn k8s(rbac: &Rbac, who: &Subject, used: Option<&UserUse>) -> Proposal {
             .collect();
         let cluster = ns.is_empty();
         if cluster {
-            for (path, verbs) in &urls {
-                rule_list.push(json!({"nonResourceURLs": [path], "verbs": verbs}));
-            }
+            rule_list.extend(url_rules.iter().cloned());
         }
         let (kind, bkind) = if cluster {
             ("ClusterRole", "ClusterRoleBinding")
@@ -190,12 +218,8 @@ pub fn k8s(rbac: &Rbac, who: &Subject, used: Option<&UserUse>) -> Proposal {
         docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": bkind, "metadata": bmeta,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}, "subjects": [subject]}));
     }
-    if !urls.is_empty() && !rules.contains_key("") {
-        let rule_list: Vec<Value> = urls
-            .iter()
-            .map(|(p, v)| json!({"nonResourceURLs": [p], "verbs": v}))
-            .collect();
-        docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rule_list}));
+    if !url_rules.is_empty() && !rules.contains_key("") {
+        docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": url_rules}));
         docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}, "subjects": [subject]}));
     }

@@ -8,6 +8,7 @@ pub mod bundled;
 pub mod drift;
 pub mod format;
 pub mod gate;
+pub mod identity;
 pub mod policy;
 pub mod replay;
 pub mod rules_files;
