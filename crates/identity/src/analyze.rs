@@ -104,6 +104,22 @@ pub fn analyze(inputs: &Inputs, opts: &Options) -> Report {
         .into_iter()
         .filter(|p| !p.from.contains(":role/aws-service-role/"))
         .collect();
+    // Where each path's first identity is declared.
+    let mut declared: std::collections::HashMap<String, String> = Default::default();
+    if let Some((acct, file)) = &inputs.account {
+        for i in &acct.identities {
+            declared.insert(i.arn.clone(), file.clone());
+        }
+    }
+    if let Some(rbac) = &inputs.rbac {
+        for b in &rbac.bindings {
+            for s in &b.subjects {
+                declared
+                    .entry(k8s_paths::node_id(s))
+                    .or_insert_with(|| b.file.clone());
+            }
+        }
+    }
     for p in &report.paths {
         let k8s = p.from.starts_with("k8s:");
         report.findings.push(IdentityFinding {
@@ -122,7 +138,7 @@ pub fn analyze(inputs: &Inputs, opts: &Options) -> Report {
             remediation: "Remove the permission behind the first step, or narrow it to resources \
                           that cannot lead to admin."
                 .into(),
-            location: None,
+            location: declared.get(&p.from).cloned(),
         });
     }
     report

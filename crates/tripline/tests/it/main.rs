@@ -5,5 +5,6 @@ mod browser;
 mod cli;
 mod drift;
 mod expectations;
+mod identity;
 mod okta;
 mod sensor;
