@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+
 use rayon::prelude::*;
-use serde::Serialize;
-use serde_json::Value;
-use tripline_sources::input::{InputError, Limits, Reader, Skip};
-use tripline_sources::SourceKind;
+use serde::{Deserialize, Serialize};
+use tripline_sources::input::{InputError, Limits};
 
 use super::catalog::Catalog;
 
@@ -170,34 +172,81 @@ fn strip_api_version(name: &str) -> &str {
     }
 }
 
-/// The principal ARN a record is charged to, with the identity type.
-/// Role sessions are charged to their role (`arn:aws:iam::ACCOUNT:role/PATH/NAME`).
-pub fn principal_of(record: &Value) -> Option<(String, String)> {
-    let ui = record.get("userIdentity")?;
-    let kind = ui.get("type").and_then(Value::as_str).unwrap_or("");
-    let issuer = ui
-        .pointer("/sessionContext/sessionIssuer/arn")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let arn = ui
-        .get("arn")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let principal = match kind {
-        "AssumedRole" | "FederatedUser" => issuer
-            .map(str::to_string)
-            .or_else(|| arn.and_then(role_from_session_arn)),
-        "IAMUser" | "Root" => arn.map(str::to_string),
-        "IdentityCenterUser" | "SAMLUser" | "WebIdentityUser" => {
-            arn.map(str::to_string).or_else(|| {
-                ui.get("userName")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
+/// The fields of a CloudTrail record usage needs, borrowed from the input: decoding skips
+/// everything else, which makes reading ten million records a matter of seconds.
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "eventTime", borrow)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(rename = "eventType", borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Cow<'a, str>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Cow<'a, str>,
+    #[serde(rename = "errorCode", borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "userIdentity", borrow)]
+    user_identity: Option<UserIdentity<'a>>,
+}
+
+#[derive(Deserialize)]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(rename = "userName", borrow)]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(rename = "sessionContext", borrow)]
+    session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow)]
+    session_issuer: Option<Issuer<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Issuer<'a> {
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RecordsFile<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<Record<'a>>,
+}
+
+/// The principal a record is charged to, with the identity type. Role sessions are charged
+/// to their role (`arn:aws:iam::ACCOUNT:role/PATH/NAME`); AWS services acting on their own
+/// and anonymous calls have none.
+fn principal_of<'r>(ui: &'r UserIdentity<'_>) -> Option<Cow<'r, str>> {
+    let nonempty = |c: &'r Option<Cow<'_, str>>| c.as_deref().filter(|s| !s.is_empty());
+    match ui.kind.as_ref() {
+        "AssumedRole" | "FederatedUser" => {
+            let issuer = ui
+                .session_context
+                .as_ref()
+                .and_then(|c| c.session_issuer.as_ref())
+                .and_then(|i| nonempty(&i.arn));
+            match issuer {
+                Some(a) => Some(Cow::Borrowed(a)),
+                None => nonempty(&ui.arn)
+                    .and_then(role_from_session_arn)
+                    .map(Cow::Owned),
+            }
         }
+        "IAMUser" | "Root" => nonempty(&ui.arn).map(Cow::Borrowed),
+        "IdentityCenterUser" | "SAMLUser" | "WebIdentityUser" => nonempty(&ui.arn)
+            .or_else(|| nonempty(&ui.user_name))
+            .map(Cow::Borrowed),
         _ => None,
-    }?;
-    Some((principal, kind.to_string()))
+    }
 }
 
 /// `arn:aws:sts::1:assumed-role/NAME/SESSION` → `arn:aws:iam::1:role/NAME`.
@@ -208,53 +257,86 @@ fn role_from_session_arn(arn: &str) -> Option<String> {
     Some(format!("arn:aws:iam::{account}:role/{role}"))
 }
 
-fn is_denied(record: &Value) -> bool {
-    record
-        .get("errorCode")
-        .and_then(Value::as_str)
-        .is_some_and(|c| {
-            c.contains("AccessDenied")
-                || c.contains("UnauthorizedOperation")
-                || c == "Client.UnauthorizedOperation"
-        })
+fn is_denied(code: &str) -> bool {
+    code.contains("AccessDenied") || code.contains("UnauthorizedOperation")
 }
 
-impl AwsUsage {
-    /// Adds one record.
-    pub fn add(&mut self, record: &Value, time_ns: u64) {
+/// Per-principal counts while reading, keyed by raw event source and name so that a record
+/// already seen costs no allocation.
+#[derive(Default)]
+struct Acc {
+    principals: HashMap<String, PrincipalAcc>,
+    keys: HashMap<String, KeyUse>,
+    window: Option<(u64, u64)>,
+    records: u64,
+    unattributed: u64,
+    skipped: Vec<String>,
+    skipped_count: u64,
+}
+
+#[derive(Default)]
+struct PrincipalAcc {
+    kind: String,
+    calls: HashMap<String, HashMap<String, ActionUse>>,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+fn entry<'m, V: Default>(m: &'m mut HashMap<String, V>, k: &str) -> &'m mut V {
+    if !m.contains_key(k) {
+        m.insert(k.to_string(), V::default());
+    }
+    m.get_mut(k).expect("just inserted")
+}
+
+impl Acc {
+    fn skip(&mut self, file: &str, line: usize, reason: &str) {
+        self.skipped_count += 1;
+        if self.skipped.len() < 100 {
+            self.skipped.push(format!("{file}:{line}: {reason}"));
+        }
+    }
+
+    fn add(&mut self, r: &Record<'_>, file: &str, line: usize) {
+        let Some(time_ns) = r
+            .event_time
+            .as_deref()
+            .and_then(tripline_sources::parse_time)
+        else {
+            self.skip(file, line, "record has no valid eventTime");
+            return;
+        };
+        match r.event_type.as_deref() {
+            None => return self.skip(file, line, "record has no eventType"),
+            Some("AwsCloudTrailInsight") => {
+                return self.skip(file, line, "CloudTrail Insight record skipped")
+            }
+            Some(_) => {}
+        }
         self.records += 1;
         self.window = Some(match self.window {
             None => (time_ns, time_ns),
             Some((a, b)) => (a.min(time_ns), b.max(time_ns)),
         });
-        let Some((principal, kind)) = principal_of(record) else {
+        let Some(ui) = &r.user_identity else {
             self.unattributed += 1;
             return;
         };
-        let source = record
-            .get("eventSource")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let name = record
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let action = action_of(source, name);
-        let denied = is_denied(record);
-        let failed = record.get("errorCode").is_some();
-        if let Some(key) = record
-            .pointer("/userIdentity/accessKeyId")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-        {
-            let k = self.access_keys.entry(key.to_string()).or_default();
-            k.principal.clone_from(&principal);
+        let Some(principal) = principal_of(ui) else {
+            self.unattributed += 1;
+            return;
+        };
+        if let Some(key) = ui.access_key_id.as_deref().filter(|k| !k.is_empty()) {
+            let k = entry(&mut self.keys, key);
+            if k.principal != principal {
+                k.principal = principal.to_string();
+            }
             k.calls += 1;
             k.last_ns = k.last_ns.max(time_ns);
         }
-        let p = self.principals.entry(principal).or_default();
+        let p = entry(&mut self.principals, &principal);
         if p.kind.is_empty() {
-            p.kind = kind;
+            p.kind = ui.kind.to_string();
         }
         p.first_ns = if p.first_ns == 0 {
             time_ns
@@ -262,23 +344,118 @@ impl AwsUsage {
             p.first_ns.min(time_ns)
         };
         p.last_ns = p.last_ns.max(time_ns);
-        let a = p.actions.entry(action).or_default();
-        if denied {
-            a.denied += 1;
-        } else if !failed
-            || !record["errorCode"]
-                .as_str()
-                .unwrap_or("")
-                .contains("Denied")
-        {
+        let a = entry(entry(&mut p.calls, &r.event_source), &r.event_name);
+        match r.error_code.as_deref() {
+            Some(code) if is_denied(code) => a.denied += 1,
             // Other errors (NoSuchEntity, throttling) still show the permission was used.
-            a.calls += 1;
-            a.last_ns = a.last_ns.max(time_ns);
+            _ => {
+                a.calls += 1;
+                a.last_ns = a.last_ns.max(time_ns);
+            }
         }
     }
 
-    /// Merges another usage into this one.
-    pub fn merge(&mut self, other: AwsUsage) {
+    /// Reads one file: a `{"Records": [...]}` file, a JSON array, or JSON lines; plain or gzip.
+    fn read_file(&mut self, path: &Path, limits: &Limits) -> Result<(), InputError> {
+        let name = path.display().to_string();
+        let io_err = |e: std::io::Error| InputError::Io {
+            path: name.clone(),
+            source: e,
+        };
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let mut raw = std::io::BufReader::with_capacity(1 << 16, file);
+        let gzip = raw.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let mut reader: Box<dyn BufRead> = if gzip {
+            Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(raw),
+            ))
+        } else {
+            Box::new(raw)
+        };
+        let head = reader.fill_buf().map_err(io_err)?;
+        let text_start = head
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(head.len());
+        let rest = &head[text_start..];
+        let whole_file = rest.starts_with(b"[")
+            || (rest.starts_with(b"{")
+                && rest[1..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|b| *b == b'"')
+                && rest.windows(9).take(64).any(|w| w == b"\"Records\""));
+        let array = rest.starts_with(b"[");
+        if whole_file {
+            let mut buf = Vec::new();
+            (&mut reader)
+                .take(limits.max_file_bytes + 1)
+                .read_to_end(&mut buf)
+                .map_err(io_err)?;
+            if buf.len() as u64 > limits.max_file_bytes {
+                return Err(InputError::TooLarge {
+                    path: name,
+                    limit: limits.max_file_bytes,
+                });
+            }
+            let parsed = if array {
+                serde_json::from_slice::<Vec<Record<'_>>>(&buf)
+            } else {
+                serde_json::from_slice::<RecordsFile<'_>>(&buf).map(|f| f.records)
+            };
+            match parsed {
+                Ok(records) => {
+                    for r in &records {
+                        self.add(r, &name, 1);
+                    }
+                }
+                Err(e) => self.skip(&name, e.line(), &format!("not a CloudTrail file: {e}")),
+            }
+            return Ok(());
+        }
+        let mut line = Vec::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            let read = (&mut reader)
+                .take(limits.max_event_bytes as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(io_err)?;
+            if read == 0 {
+                return Ok(());
+            }
+            n += 1;
+            if line.len() > limits.max_event_bytes && !line.ends_with(b"\n") {
+                self.skip(
+                    &name,
+                    n,
+                    &format!("record exceeds the {}-byte limit", limits.max_event_bytes),
+                );
+                // Drop the rest of the long line without holding it.
+                loop {
+                    line.clear();
+                    let got = (&mut reader)
+                        .take(1 << 20)
+                        .read_until(b'\n', &mut line)
+                        .map_err(io_err)?;
+                    if got == 0 || line.ends_with(b"\n") {
+                        break;
+                    }
+                }
+                continue;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Record<'_>>(&line) {
+                Ok(r) => self.add(&r, &name, n),
+                Err(e) => self.skip(&name, n, &format!("not a CloudTrail record: {e}")),
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Acc) {
         for (arn, p) in other.principals {
             let mine = self.principals.entry(arn).or_default();
             if mine.kind.is_empty() {
@@ -290,15 +467,18 @@ impl AwsUsage {
                 (a, b) => a.min(b),
             };
             mine.last_ns = mine.last_ns.max(p.last_ns);
-            for (action, u) in p.actions {
-                let m = mine.actions.entry(action).or_default();
-                m.calls += u.calls;
-                m.denied += u.denied;
-                m.last_ns = m.last_ns.max(u.last_ns);
+            for (source, names) in p.calls {
+                let m = mine.calls.entry(source).or_default();
+                for (name, u) in names {
+                    let x = m.entry(name).or_default();
+                    x.calls += u.calls;
+                    x.denied += u.denied;
+                    x.last_ns = x.last_ns.max(u.last_ns);
+                }
             }
         }
-        for (key, k) in other.access_keys {
-            let m = self.access_keys.entry(key).or_default();
+        for (key, k) in other.keys {
+            let m = self.keys.entry(key).or_default();
             if m.principal.is_empty() {
                 m.principal = k.principal;
             }
@@ -319,8 +499,50 @@ impl AwsUsage {
         }
     }
 
-    /// Reads CloudTrail files and directories (plain or gzip, `{"Records": [...]}` files or
-    /// JSON lines), files in parallel.
+    /// Maps raw event names to IAM actions.
+    fn finish(self) -> AwsUsage {
+        let mut names: HashMap<(String, String), String> = HashMap::new();
+        let mut principals = BTreeMap::new();
+        for (arn, p) in self.principals {
+            let mut actions: BTreeMap<String, ActionUse> = BTreeMap::new();
+            for (source, by_name) in p.calls {
+                for (name, u) in by_name {
+                    let action = names
+                        .entry((source.clone(), name.clone()))
+                        .or_insert_with(|| action_of(&source, &name))
+                        .clone();
+                    let a = actions.entry(action).or_default();
+                    a.calls += u.calls;
+                    a.denied += u.denied;
+                    a.last_ns = a.last_ns.max(u.last_ns);
+                }
+            }
+            principals.insert(
+                arn,
+                PrincipalUse {
+                    kind: p.kind,
+                    actions,
+                    first_ns: p.first_ns,
+                    last_ns: p.last_ns,
+                },
+            );
+        }
+        AwsUsage {
+            principals,
+            access_keys: self.keys.into_iter().collect(),
+            window: self.window,
+            records: self.records,
+            unattributed: self.unattributed,
+            skipped: self.skipped,
+            skipped_count: self.skipped_count,
+        }
+    }
+}
+
+impl AwsUsage {
+    /// Reads CloudTrail files and directories (plain or gzip, `{"Records": [...]}` files, JSON
+    /// arrays, or JSON lines), files in parallel. Unreadable records are skipped and counted
+    /// with file and line; an unreadable file stops the read with an error naming it.
     pub fn read(paths: &[PathBuf]) -> Result<AwsUsage, InputError> {
         let mut files = Vec::new();
         for p in paths {
@@ -330,28 +552,19 @@ impl AwsUsage {
             })?;
         }
         files.sort();
-        let parts: Vec<Result<AwsUsage, InputError>> = files
+        let limits = Limits::default();
+        let total = files
             .par_iter()
             .map(|f| {
-                let mut u = AwsUsage::default();
-                let mut skipped = Vec::new();
-                let mut reader = Reader::new(SourceKind::CloudTrail, Limits::default());
-                reader.read_path(
-                    &f.display().to_string(),
-                    &mut |ev| u.add(&ev.json, ev.time_ns),
-                    &mut |s: Skip| skipped.push(s.to_string()),
-                )?;
-                u.skipped_count = skipped.len() as u64;
-                skipped.truncate(100);
-                u.skipped = skipped;
-                Ok(u)
+                let mut acc = Acc::default();
+                acc.read_file(f, &limits)?;
+                Ok(acc)
             })
-            .collect();
-        let mut total = AwsUsage::default();
-        for p in parts {
-            total.merge(p?);
-        }
-        Ok(total)
+            .try_reduce(Acc::default, |mut a, b| {
+                a.merge(b);
+                Ok(a)
+            })?;
+        Ok(total.finish())
     }
 
     /// The use of a principal, matching roles by name when the log lacks their path.
@@ -367,6 +580,12 @@ impl AwsUsage {
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !p.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file or directory",
+        ));
+    }
     if p.is_dir() {
         for e in std::fs::read_dir(p)? {
             collect(&e?.path(), out)?;
@@ -378,4 +597,57 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const GOOD: &str = r#"{"eventTime":"2026-01-01T00:00:00Z","eventType":"AwsApiCall","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","accessKeyId":"AKIA1"}}"#;
+
+    #[test]
+    fn json_lines_plain_and_gzip_with_bad_lines_skipped_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{GOOD}\n{{\"eventTime\": 3\n\n{}\n",
+            GOOD.replace("ListBuckets", "HeadObject")
+        );
+        std::fs::write(dir.path().join("a.jsonl"), &text).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("b.json.gz"), gz.finish().unwrap()).unwrap();
+        let u = AwsUsage::read(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(u.records, 4);
+        assert_eq!(u.skipped_count, 2);
+        assert!(
+            u.skipped[0].contains("a.jsonl:2: not a CloudTrail record: invalid type"),
+            "{:?}",
+            u.skipped
+        );
+        let a = &u.principals["arn:aws:iam::1:user/a"];
+        assert_eq!(a.actions["s3:ListAllMyBuckets"].calls, 2);
+        assert_eq!(a.actions["s3:GetObject"].calls, 2);
+        assert_eq!(u.access_keys["AKIA1"].calls, 4);
+    }
+
+    #[test]
+    fn a_broken_records_file_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("x.json"),
+            format!("{{\"Records\": [{GOOD}, {{\"eventTime\": ]}}"),
+        )
+        .unwrap();
+        let u = AwsUsage::read(&[dir.path().join("x.json")]).unwrap();
+        assert_eq!(u.records, 0);
+        assert_eq!(u.skipped_count, 1);
+        assert!(
+            u.skipped[0].contains("x.json:1: not a CloudTrail file"),
+            "{:?}",
+            u.skipped
+        );
+        let missing = AwsUsage::read(&[dir.path().join("nope.json")]).unwrap_err();
+        assert!(missing.to_string().contains("nope.json"), "{missing}");
+    }
 }
