@@ -267,11 +267,23 @@ impl Catalog {
 /// IAM wildcard matching: `*` any run, `?` one character. Both sides already lower-case where
 /// the caller wants case-insensitivity.
 pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    glob(pattern, text, |a, b| a == b)
+}
+
+/// [`glob_match`] ignoring ASCII case (IAM actions), without allocating.
+pub fn glob_match_ignore_case(pattern: &[u8], text: &[u8]) -> bool {
+    glob(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+fn glob(pattern: &[u8], text: &[u8], eq: impl Fn(u8, u8) -> bool) -> bool {
     // Iterative matcher with one backtrack point: linear for IAM's patterns, never recursive.
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+        if p < pattern.len()
+            && pattern[p] != b'*'
+            && (pattern[p] == b'?' || eq(pattern[p], text[t]))
+        {
             p += 1;
             t += 1;
         } else if p < pattern.len() && pattern[p] == b'*' {

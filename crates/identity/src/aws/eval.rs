@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::catalog::glob_match;
+use super::catalog::{glob_match, glob_match_ignore_case};
 use super::policy::{Condition, Effect, Patterns, PolicyDocument, Statement};
 
 /// What a request carries: action, resource and condition context.
@@ -109,7 +109,7 @@ pub fn action_matches(p: &Patterns, action: &str) -> bool {
     let any = p
         .patterns()
         .iter()
-        .any(|pat| glob_match(pat.to_ascii_lowercase().as_bytes(), action.as_bytes()));
+        .any(|pat| glob_match_ignore_case(pat.as_bytes(), action.as_bytes()));
     any != p.negated()
 }
 
