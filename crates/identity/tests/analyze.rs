@@ -44,6 +44,9 @@ fn escalation_paths_have_the_known_answers() {
         (arn("user/analyst"), format!("{} -[sts:AssumeRole]-> {} -[iam:CreateAccessKey]-> {}  (admin: allows every action on every resource)", arn("user/analyst"), arn("role/ops"), arn("user/breakglass"))),
         (arn("role/ops"), format!("{} -[iam:CreateAccessKey]-> {}  (admin: allows every action on every resource)", arn("role/ops"), arn("user/breakglass"))),
         (arn("user/denied"), format!("{} -[sts:AssumeRole]-> {}  (admin: can grant itself any permission (iam:PutRolePolicy on itself))", arn("user/denied"), arn("role/self-editor"))),
+        // A RoleBinding chain: lead may create RoleBindings in ci and bind ClusterRoles, so it
+        // can bind one that creates pods and run one as ci/deployer, a cluster admin.
+        ("k8s:User lead".to_string(), "k8s:User lead -[bind a role in ci that creates pods, then run as the service account]-> k8s:ServiceAccount ci/deployer  (admin: `*` on `*` cluster-wide)".to_string()),
         ("k8s:User dev".to_string(), "k8s:User dev -[create a pod in ci running as the service account]-> k8s:ServiceAccount ci/deployer  (admin: `*` on `*` cluster-wide)".to_string()),
     ]);
     let got: BTreeMap<String, String> = paths
@@ -186,4 +189,90 @@ fn kubernetes_proposal_from_the_audit2rbac_demo() {
         serde_json::json!({"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"})
     );
     assert!(!p.proposed.contains("nodes"), "{}", p.proposed);
+}
+
+#[test]
+fn access_keys_old_stale_and_never_used() {
+    let acct = Account::load(&fixture("paths-account.json")).unwrap();
+    let header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
+    let row = |user: &str, k1: &str, k2: &str| {
+        format!("{user},arn:aws:iam::111122223333:user/{user},2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,{k1},{k2},false,N/A,false,N/A")
+    };
+    let csv = [
+        header.to_string(),
+        // Rotated 2 years ago, used yesterday: old.
+        row(
+            "dev",
+            "true,2024-11-24T00:00:00+00:00,2026-11-23T00:00:00+00:00,us-east-1,s3",
+            "false,N/A,N/A,N/A,N/A",
+        ),
+        // Active, never used, a month old: never used.
+        row(
+            "analyst",
+            "true,2026-10-24T00:00:00+00:00,N/A,N/A,N/A",
+            "false,N/A,N/A,N/A,N/A",
+        ),
+        // Within the 365-day age limit, last used 200 days ago: stale. The inactive second key
+        // is ignored.
+        row(
+            "passer",
+            "true,2026-06-01T00:00:00+00:00,2026-05-08T00:00:00+00:00,us-east-1,iam",
+            "false,2020-01-01T00:00:00+00:00,N/A,N/A,N/A",
+        ),
+        // A fresh, used key: nothing.
+        row(
+            "breakglass",
+            "true,2026-11-01T00:00:00+00:00,2026-11-20T00:00:00+00:00,us-east-1,sts",
+            "false,N/A,N/A,N/A,N/A",
+        ),
+    ]
+    .join("\n");
+    let report_csv =
+        tripline_identity::aws::credentials::CredentialReport::parse(csv.as_bytes(), "report.csv")
+            .unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+        .unwrap()
+        .timestamp();
+    let inputs = Inputs {
+        account: Some((acct, "paths-account.json".into())),
+        credential_report: Some(report_csv),
+        ..Inputs::default()
+    };
+    let report = analyze(
+        &inputs,
+        &Options {
+            now_secs: now,
+            key_max_age_days: 365,
+            ..Options::default()
+        },
+    );
+    let keys: std::collections::BTreeSet<(String, String)> = report
+        .findings
+        .iter()
+        .filter(|f| f.check.starts_with("aws-access-key"))
+        .map(|f| {
+            (
+                f.check.clone(),
+                f.identity.rsplit('/').next().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeSet<(String, String)> = [
+        ("aws-access-key-old", "dev"),
+        ("aws-access-key-never-used", "analyst"),
+        ("aws-access-key-stale", "passer"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(keys, want);
+    // The report also shows who is idle: passer's last use is 200 days old.
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.check == "aws-unused-identity" && f.identity.ends_with("user/passer")));
+    assert!(!report
+        .findings
+        .iter()
+        .any(|f| f.check == "aws-unused-identity" && f.identity.ends_with("user/breakglass")));
 }

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::{BufRead, Read};
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 use tripline_sources::input::{InputError, Limits};
 
@@ -501,7 +501,7 @@ impl Acc {
 
     /// Maps raw event names to IAM actions.
     fn finish(self) -> AwsUsage {
-        let mut names: HashMap<(String, String), String> = HashMap::new();
+        let mut names: HashMap<(String, String), String> = HashMap::default();
         let mut principals = BTreeMap::new();
         for (arn, p) in self.principals {
             let mut actions: BTreeMap<String, ActionUse> = BTreeMap::new();
