@@ -278,6 +278,7 @@ enum IdentityCommand {
         /// Exit 3 when a finding at or above this severity exists (low, medium, high, critical).
         #[arg(long, value_name = "SEVERITY")]
         fail_on: Option<String>,
+        /// text (ranked list), json (findings, paths, admins) or sarif (SARIF 2.1.0).
         #[arg(long, value_enum, default_value = "text")]
         format: IdentityFormatArg,
         /// Store the findings and send them to outputs (a SQLite file or postgres:// URL).
@@ -299,6 +300,7 @@ enum IdentityCommand {
         /// Only paths starting at this identity (ARN, name or Kubernetes subject).
         #[arg(long)]
         from: Option<String>,
+        /// text (one path per line) or json.
         #[arg(long, value_enum, default_value = "text")]
         format: IdentityFormatArg,
     },
