@@ -91,7 +91,7 @@ pub fn analyze(inputs: &Inputs, opts: &Options) -> Report {
         aws(inputs, acct, file, opts, &mut graph, &mut report);
     }
     if let Some(rbac) = &inputs.rbac {
-        k8s(inputs, rbac, opts, &mut graph, &mut report);
+        k8s(inputs, rbac, &mut graph, &mut report);
     }
     for n in &graph.nodes {
         if let Some(why) = &n.admin {
@@ -489,7 +489,7 @@ fn keys(
     }
 }
 
-fn k8s(inputs: &Inputs, rbac: &Rbac, opts: &Options, graph: &mut Graph, report: &mut Report) {
+fn k8s(inputs: &Inputs, rbac: &Rbac, graph: &mut Graph, report: &mut Report) {
     k8s_paths::build(rbac, graph);
     report
         .summary
@@ -537,7 +537,6 @@ fn k8s(inputs: &Inputs, rbac: &Rbac, opts: &Options, graph: &mut Graph, report: 
     let Some(audit) = &inputs.k8s_audit else {
         return;
     };
-    let _ = opts;
     for s in rbac.subjects() {
         if s.kind == "Group" {
             continue;

@@ -246,7 +246,11 @@ impl Act {
 
     /// Stores an engine alert (and requests the actions bound to its rule).
     pub fn alert(&mut self, f: &tripline_event::Finding) {
-        self.finding(&NewFinding::from_alert(f));
+        let mut n = NewFinding::from_alert(f);
+        if f.tags.iter().any(|t| t == "anomaly") {
+            n.kind = tripline_store::Kind::Anomaly;
+        }
+        self.finding(&n);
     }
 
     /// Applies retention (a finding still queued for an output is kept).

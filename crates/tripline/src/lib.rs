@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod anomaly;
 pub mod bundled;
 pub mod drift;
 pub mod format;

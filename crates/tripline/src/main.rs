@@ -70,6 +70,11 @@ enum Command {
     /// Example: tripline identity analyze --aws-auth auth.json --cloudtrail trail/ --format text
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Learned behaviour: baselines per identity, explained anomalies, and their measured quality.
+    ///
+    /// Example: tripline anomaly train --input trail/ -o baseline.db
+    #[command(subcommand)]
+    Anomaly(AnomalyCommand),
     /// Create or revoke API tokens (stored hashed; shown once).
     ///
     /// Example: tripline token create ci --role viewer
@@ -320,6 +325,65 @@ enum IdentityCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AnomalyCommand {
+    /// Learn what each identity normally does from CloudTrail or Kubernetes audit logs.
+    ///
+    /// Example: tripline anomaly train --input trail/2026-10/ --input audit.log -o baseline.db
+    Train {
+        /// Log files or directories (repeatable); each file's source is detected.
+        #[arg(long = "input", required = true)]
+        inputs: Vec<PathBuf>,
+        /// The baseline file to write (SQLite).
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+    },
+    /// Score logs against a baseline; print the anomalies with the numbers behind them.
+    ///
+    /// Example: tripline anomaly score --baseline baseline.db --input trail/today/ --threshold 0.7
+    Score {
+        /// Baseline from `anomaly train`.
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Log files or directories (repeatable).
+        #[arg(long = "input", required = true)]
+        inputs: Vec<PathBuf>,
+        /// Report events scoring at or above this (0-1).
+        #[arg(long, default_value_t = tripline::anomaly::DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// text or json (one anomaly per line).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Measure quality on labelled logs: train on one part, score the other.
+    ///
+    /// Example: tripline anomaly eval --train early/ --test late/ --labels labels.jsonl --curve pr.png
+    Eval {
+        /// Training logs (records labelled malicious are left out).
+        #[arg(long = "train", required = true)]
+        train: Vec<PathBuf>,
+        /// Test logs.
+        #[arg(long = "test", required = true)]
+        test: Vec<PathBuf>,
+        /// JSON lines with eventID, label (malicious = positive) and mitre_attack.
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(long, default_value_t = tripline::anomaly::DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// Write the precision-recall curve to this PNG.
+        #[arg(long)]
+        curve: Option<PathBuf>,
+    },
+    /// Print a baseline as YAML, for review.
+    ///
+    /// Example: tripline anomaly export --baseline baseline.db > baseline.yaml
+    Export {
+        /// Baseline from `anomaly train`.
+        #[arg(long)]
+        baseline: PathBuf,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum IdentityFormatArg {
     Text,
@@ -502,6 +566,13 @@ struct ReplayArgs {
     /// Largest single record accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_event_bytes: usize,
+    /// Also score every CloudTrail or Kubernetes audit record against this baseline (from
+    /// `tripline anomaly train`) and report anomalies as findings.
+    #[arg(long, value_name = "BASELINE")]
+    anomaly: Option<PathBuf>,
+    /// Anomaly score (0-1) at or above which a record is reported.
+    #[arg(long, default_value_t = tripline::anomaly::DEFAULT_THRESHOLD)]
+    anomaly_threshold: f64,
     #[command(flatten)]
     act: ActArgs,
     /// Log files, directories, or `-` for stdin (plain or gzip).
@@ -709,6 +780,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Identity(cmd) => identity(cmd),
+        Command::Anomaly(cmd) => anomaly(cmd),
         Command::Contract(ContractCommand::Schema) => {
             println!(
                 "{}",
@@ -950,6 +1022,21 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut act = tripline::act::Act::start(&args.act.config(false, "replay")?)?;
+    let mut hook = match &args.anomaly {
+        Some(b) if !capture => Some(tripline::anomaly::Hook::new(
+            b,
+            args.anomaly_threshold,
+            &args.select.hostname(),
+        )?),
+        Some(_) => {
+            anyhow::bail!("--anomaly scores CloudTrail and Kubernetes audit logs, not captures")
+        }
+        None => None,
+    };
+    let kind = cfg.source;
+    let mut hook_fn = hook
+        .as_mut()
+        .map(|h| move |ev: &tripline_sources::JsonEvent| h.check(ev, kind));
     let opts = args.select.format_options();
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -984,6 +1071,11 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 &cfg,
                 on_alert,
                 on_event,
+                hook_fn.as_mut().map(|f| {
+                    f as &mut dyn FnMut(
+                        &tripline_sources::JsonEvent,
+                    ) -> Option<tripline_event::Finding>
+                }),
             )
         }
     };
@@ -1573,4 +1665,46 @@ fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn anomaly(cmd: AnomalyCommand) -> anyhow::Result<ExitCode> {
+    use tripline::anomaly as an;
+    match cmd {
+        AnomalyCommand::Train { inputs, output } => an::train(&inputs, &output)?,
+        AnomalyCommand::Score {
+            baseline,
+            inputs,
+            threshold,
+            format,
+        } => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            for (o, s) in an::score(&baseline, &inputs, threshold)? {
+                match format {
+                    Format::Text => write!(out, "{}", an::text(&o, &s))?,
+                    Format::Json => writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"time": tripline_event::format_rfc3339(o.time_ns), "score": s.total,
+                            "entity": o.entity, "peer_group": o.peer_group, "event": o.summary,
+                            "event_id": o.event_id, "parts": s.parts})
+                    )?,
+                }
+            }
+            out.flush()?;
+        }
+        AnomalyCommand::Eval {
+            train,
+            test,
+            labels,
+            threshold,
+            curve,
+        } => {
+            an::evaluate(&train, &test, &labels, threshold, curve.as_deref())?;
+        }
+        AnomalyCommand::Export { baseline } => {
+            print!("{}", tripline_anomaly::Baseline::load(&baseline)?.to_yaml());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

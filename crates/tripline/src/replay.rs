@@ -134,6 +134,9 @@ pub fn sigma_logsource(source: SourceKind) -> LogSource {
     }
 }
 
+/// Scores one record for anomalies (`replay --anomaly`), returning a finding for one.
+pub type AnomalyCheck<'a> = dyn FnMut(&tripline_sources::JsonEvent) -> Option<Finding> + 'a;
+
 /// Replays `inputs` through `rules` (and Sigma rules, if given); calls `on_alert` per alert
 /// and `on_event` per event.
 pub fn run(
@@ -143,6 +146,7 @@ pub fn run(
     cfg: &ReplayConfig,
     on_alert: &mut dyn FnMut(Finding),
     on_event: &mut dyn FnMut(),
+    mut anomaly: Option<&mut AnomalyCheck<'_>>,
 ) -> ReplayStats {
     let stream = sigma_logsource(cfg.source);
     let mut stats = ReplayStats::default();
@@ -164,6 +168,10 @@ pub fn run(
                         *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
                         on_alert(f);
                     }
+                }
+                if let Some(f) = anomaly.as_deref_mut().and_then(|score| score(&ev)) {
+                    *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
+                    on_alert(f);
                 }
             },
             &mut |skip| skips.push(skip),

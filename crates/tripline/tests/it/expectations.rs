@@ -161,6 +161,7 @@ fn run_detect_case(case: &Value) {
             &cfg,
             &mut |f| findings.push(f),
             &mut || {},
+            None,
         );
         assert!(
             stats.input_errors.is_empty(),

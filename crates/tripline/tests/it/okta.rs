@@ -44,6 +44,7 @@ fn alerts(lines: &[String]) -> Vec<(String, String)> {
         &cfg,
         &mut |a| out.push((a.rule, a.message)),
         &mut || {},
+        None,
     );
     assert_eq!(stats.events as usize, lines.len(), "{stats:?}");
     out
