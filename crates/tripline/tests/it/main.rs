@@ -1,6 +1,7 @@
 //! Integration tests, compiled as one binary.
 
 mod act;
+mod anomaly;
 mod browser;
 mod cli;
 mod drift;
