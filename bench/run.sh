@@ -27,3 +27,7 @@ measure() { # label, kind, input, extra replay args...
 measure k8s_audit k8s "$out/k8s.jsonl"
 measure aws_cloudtrail cloudtrail "$out/cloudtrail"
 measure cloudtrail-sigma cloudtrail "$out/cloudtrail" --sigma data/sigma/rules/cloud/aws/cloudtrail
+
+# Anomaly scoring on the same CloudTrail files (one core), with its parse-only baseline.
+cargo build --release -q -p tripline-bench --bin anomaly-bench
+taskset -c 0 "$bin/anomaly-bench" "$out/cloudtrail"
