@@ -40,8 +40,15 @@ impl Feature {
     /// How much novelty in this feature counts (0..1).
     pub fn weight(self) -> f64 {
         match self {
-            Feature::Api | Feature::K8sAction | Feature::Executable | Feature::ExecPair => 0.9,
-            Feature::UserAgent | Feature::Egress | Feature::ListenPort => 0.7,
+            // What a workload runs, where it connects and what it listens on matter as much as
+            // which API an identity calls.
+            Feature::Api
+            | Feature::K8sAction
+            | Feature::Executable
+            | Feature::ExecPair
+            | Feature::Egress
+            | Feature::ListenPort => 0.9,
+            Feature::UserAgent => 0.7,
             Feature::Network | Feature::Region | Feature::WriteDir => 0.6,
             Feature::ResourceType | Feature::Namespace => 0.4,
             Feature::TimeOfDay => 0.3,

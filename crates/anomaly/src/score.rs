@@ -6,7 +6,7 @@
 //!   `1 / (N + 1)`). An identity that keeps doing new things (a deploy pipeline) is less
 //!   surprised by novelty than one that never does. A value seen once or twice counts half or
 //!   a quarter of that; a value seen more often, nothing. And against its peers: the share of other members of its peer group
-//!   that never had the value.
+//!   that never had the value, for values the entity itself never had.
 //!   They blend by experience: `w = N / (N + 5)` for the entity, the rest for the peers, so a
 //!   young entity is judged mostly by what its peers do.
 //! - Volume: calls in the current ten minutes against the entity's usual rate for that hour
@@ -189,7 +189,12 @@ impl<'b> Scorer<'b> {
                 1.0 - having_others as f64 / others as f64
             };
             let w_self = n_total as f64 / (n_total as f64 + PSEUDO_EVENTS);
-            let s = w_self * s_self + (1.0 - w_self) * s_peer;
+            // Peers help judge what the entity never did; what it did itself is its own.
+            let s = if n_v > 0 {
+                s_self
+            } else {
+                w_self * s_self + (1.0 - w_self) * s_peer
+            };
             if s < 0.05 {
                 continue;
             }

@@ -58,7 +58,7 @@ fn invictus_quality_stays_at_or_above_the_published_figures() {
     let fixed = metrics(&e.labelled, 0.6);
     assert!(fixed.recall >= 0.71, "recall {:.3}", fixed.recall);
     assert!(
-        fixed.false_positive_rate <= 0.684,
+        fixed.false_positive_rate <= 0.679,
         "FPR {:.3}",
         fixed.false_positive_rate
     );
@@ -74,7 +74,7 @@ fn invictus_quality_stays_at_or_above_the_published_figures() {
     let cal = metrics(&e.labelled, t);
     assert!(cal.recall >= 0.42, "recall {:.3} at {t}", cal.recall);
     assert!(
-        cal.false_positive_rate <= 0.024,
+        cal.false_positive_rate <= 0.023,
         "FPR {:.3} at {t}",
         cal.false_positive_rate
     );

@@ -223,3 +223,125 @@ impl Hook {
         Some(finding(&o, &s, kind.name(), &self.hostname))
     }
 }
+
+/// The observation of a live-sensor event for workload baselines: programs executed (and by
+/// whom), outbound destinations, ports listened on. The entity is the container, or on the
+/// host the program that started the process (its parent's executable), so a service's
+/// children are learned together.
+pub fn workload_observation(ev: &tripline_syscall::SyscallEvent<'_>) -> Option<Observation> {
+    use tripline_anomaly::features::network_of;
+    use tripline_anomaly::Feature;
+    use tripline_syscall::Kind;
+    let p = ev.process()?;
+    let (entity, peer_group) = match p.container_id.as_deref() {
+        Some(id) if !id.is_empty() && id != "host" => {
+            (format!("container:{id}"), "workload:container".to_string())
+        }
+        _ => {
+            let parent = ev.parent().map_or("?", |pp| pp.exepath.as_str());
+            (format!("host:{parent}"), "workload:host".to_string())
+        }
+    };
+    let (features, summary) = match ev.kind()? {
+        Kind::Execve | Kind::Execveat if ev.ret() == 0 && !p.exepath.is_empty() => {
+            let parent = ev.parent().map_or("?", |pp| pp.comm.as_str());
+            (
+                vec![
+                    (Feature::Executable, p.exepath.clone()),
+                    (Feature::ExecPair, format!("{parent} -> {}", p.exepath)),
+                ],
+                format!("exec {} ({})", p.exepath, p.cmdline()),
+            )
+        }
+        Kind::Connect if ev.ret() == 0 || ev.ret() == -115 => {
+            let (_, f) = ev.fd()?;
+            let t = f.sock.filter(|_| f.kind.is_ip())?;
+            if t.rport == 0 || t.remote.is_loopback() || t.remote.is_unspecified() {
+                return None;
+            }
+            let dest = format!("{}:{}", network_of(&t.remote.to_string()), t.rport);
+            (
+                vec![(Feature::Egress, dest)],
+                format!("{} connects to {}:{}", p.exepath, t.remote, t.rport),
+            )
+        }
+        Kind::Listen if ev.ret() == 0 => {
+            let (_, f) = ev.fd()?;
+            let t = f.sock.filter(|_| f.kind.is_ip())?;
+            (
+                vec![(Feature::ListenPort, t.lport.to_string())],
+                format!("{} listens on {}:{}", p.exepath, t.local, t.lport),
+            )
+        }
+        _ => return None,
+    };
+    Some(Observation {
+        entity,
+        peer_group,
+        time_ns: ev.ts_ns(),
+        features,
+        denied: false,
+        summary,
+        event_id: String::new(),
+    })
+}
+
+/// Workload baselines in `tripline run`: learn into a file, or score against one.
+pub enum Workloads {
+    /// Learning; saved to the path at the end of the run.
+    Learn(Baseline, PathBuf),
+    /// Scoring.
+    Score {
+        /// The scorer.
+        scorer: Scorer<'static>,
+        /// Report at or above.
+        threshold: f64,
+        /// Alerts' host name.
+        hostname: String,
+    },
+}
+
+impl Workloads {
+    /// Scores against a baseline file.
+    pub fn score(baseline: &Path, threshold: f64, hostname: &str) -> anyhow::Result<Workloads> {
+        let b: &'static Baseline = Box::leak(Box::new(Baseline::load(baseline)?));
+        Ok(Workloads::Score {
+            scorer: Scorer::new(b),
+            threshold,
+            hostname: hostname.into(),
+        })
+    }
+
+    /// Sees one event; returns an anomaly finding when scoring finds one.
+    pub fn observe(&mut self, ev: &tripline_syscall::SyscallEvent<'_>) -> Option<Finding> {
+        let o = workload_observation(ev)?;
+        match self {
+            Workloads::Learn(b, _) => {
+                b.learn(&o);
+                None
+            }
+            Workloads::Score {
+                scorer,
+                threshold,
+                hostname,
+            } => {
+                let s = scorer.score(&o);
+                (s.total >= *threshold).then(|| finding(&o, &s, "syscall", hostname))
+            }
+        }
+    }
+
+    /// Saves a learned baseline.
+    pub fn finish(self) -> anyhow::Result<()> {
+        if let Workloads::Learn(b, path) = self {
+            b.save(&path)?;
+            eprintln!(
+                "Learned {} workload events of {} entities into {}",
+                b.events,
+                b.entities.len(),
+                path.display()
+            );
+        }
+        Ok(())
+    }
+}

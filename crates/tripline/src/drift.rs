@@ -105,6 +105,34 @@ pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Adds what a workload baseline saw (programs, destinations) to the snapshot, so the
+/// contract learned from it allows them.
+pub fn allow_baseline(snap: &mut Snapshot, b: &tripline_anomaly::Baseline) {
+    use tripline_anomaly::Feature;
+    for e in b
+        .entities
+        .values()
+        .filter(|e| e.peer_group.starts_with("workload:"))
+    {
+        for (f, v) in e.values.keys() {
+            match f {
+                Feature::Executable => {
+                    snap.executables.insert(v.clone());
+                }
+                Feature::Egress => {
+                    if let Some((dest, port)) = v.rsplit_once(':') {
+                        if let Ok(port) = port.parse() {
+                            snap.egress.insert((dest.to_string(), port));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    snap.watched = true;
+}
+
 /// The host name of `root` (its /etc/hostname), for a learned contract's name.
 pub fn host_name(root: &Path) -> String {
     std::fs::read_to_string(root.join("etc/hostname"))
@@ -120,11 +148,15 @@ pub fn learn_to(
     include: &[String],
     name: Option<&str>,
     watch: Option<u64>,
+    baseline: Option<&Path>,
     output: &Path,
 ) -> anyhow::Result<()> {
     let mut snap = snapshot(root, include);
     if let Some(secs) = watch {
         observe(&mut snap, secs)?;
+    }
+    if let Some(path) = baseline {
+        allow_baseline(&mut snap, &tripline_anomaly::Baseline::load(path)?);
     }
     let name = name.map_or_else(|| host_name(root), str::to_string);
     let contract = learn::learn(&snap, &name, include);

@@ -431,6 +431,10 @@ enum ContractCommand {
         /// the programs it runs and the destinations it connects to.
         #[arg(long, value_name = "SECS")]
         watch: Option<u64>,
+        /// Also allow what a reviewed workload baseline (`tripline run --anomaly-learn FILE`)
+        /// saw: its programs and destinations.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// Output file, or - for stdout.
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
@@ -710,6 +714,16 @@ struct RunArgs {
     /// Stop after N seconds (default: run until SIGINT or SIGTERM).
     #[arg(long)]
     duration: Option<u64>,
+    /// Score programs run, destinations and listening ports of each workload against this
+    /// baseline and report anomalies (learn one with --anomaly-learn).
+    #[arg(long, value_name = "BASELINE", conflicts_with = "anomaly_learn")]
+    anomaly: Option<PathBuf>,
+    /// Learn each workload's programs, destinations and ports during this run into a baseline.
+    #[arg(long, value_name = "FILE")]
+    anomaly_learn: Option<PathBuf>,
+    /// Anomaly score (0-1) at or above which an event is reported.
+    #[arg(long, default_value_t = tripline::anomaly::DEFAULT_THRESHOLD)]
+    anomaly_threshold: f64,
     #[command(flatten)]
     act: ActArgs,
     /// Where the web UI and API listen.
@@ -774,9 +788,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             include,
             name,
             watch,
+            baseline,
             output,
         }) => {
-            tripline::drift::learn_to(&root, &include, name.as_deref(), watch, &output)?;
+            tripline::drift::learn_to(
+                &root,
+                &include,
+                name.as_deref(),
+                watch,
+                baseline.as_deref(),
+                &output,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Identity(cmd) => identity(cmd),
@@ -1326,6 +1348,7 @@ struct LiveOutput {
     act: tripline::act::Act,
     live: std::sync::Arc<std::sync::Mutex<tripline_server::LiveStats>>,
     print_stats: bool,
+    workloads: Option<tripline::anomaly::Workloads>,
 }
 
 impl tripline::run::RunObserver for LiveOutput {
@@ -1359,6 +1382,12 @@ impl tripline::run::RunObserver for LiveOutput {
             }
         }
         self.act.alert(&finding);
+    }
+
+    fn on_event(&mut self, ev: &tripline_syscall::SyscallEvent<'_>) {
+        if let Some(f) = self.workloads.as_mut().and_then(|w| w.observe(ev)) {
+            self.on_alert(f);
+        }
     }
 
     fn on_stats(&mut self, stats: &tripline::run::RunStats, rate: f64, drops: u64) {
@@ -1425,7 +1454,8 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cfg = tripline::run::RunConfig {
         matching: args.select.matching(),
         hostname: args.select.hostname(),
-        all_syscalls: args.all_syscalls,
+        // Workload baselines need exec, connect and listen whatever the rules use.
+        all_syscalls: args.all_syscalls || args.anomaly.is_some() || args.anomaly_learn.is_some(),
         every_syscall: args.every_syscall,
         ring_bytes: args.ring_mib << 20,
         duration: args.duration.map(std::time::Duration::from_secs),
@@ -1453,6 +1483,18 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         file,
         error: None,
         rules_active: rules.active_count(),
+        workloads: match (&args.anomaly, &args.anomaly_learn) {
+            (Some(b), _) => Some(tripline::anomaly::Workloads::score(
+                b,
+                args.anomaly_threshold,
+                &args.select.hostname(),
+            )?),
+            (None, Some(path)) => Some(tripline::anomaly::Workloads::Learn(
+                tripline_anomaly::Baseline::default(),
+                path.clone(),
+            )),
+            (None, None) => None,
+        },
     };
     let mut sigma = None;
     if !args.sigma.is_empty() {
@@ -1513,6 +1555,9 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {rule}: {n}");
     }
     out.act.finish();
+    if let Some(w) = out.workloads.take() {
+        w.finish()?;
+    }
     if let Some(e) = out.error {
         if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e.into());

@@ -1048,3 +1048,135 @@ fn live_alerts_reach_the_store_and_the_api() {
         .iter()
         .any(|f| f.rule.starts_with("Read sensitive file")));
 }
+
+/// Workload baselines from the live sensor: `run --anomaly-learn` learns what runs and where
+/// it connects, `contract learn --baseline` turns that into allow-lists, and `run --anomaly`
+/// reports a program and a destination the baseline never saw, with its reasons.
+#[test]
+fn workload_baselines_learn_then_flag_the_new() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy("/bin/true", d.join("probe")).unwrap();
+    std::fs::copy("/bin/true", d.join("dropper")).unwrap();
+    let baseline = d.join("workloads.db");
+    let connect = |host: &str, port: u16| {
+        let addr = std::net::SocketAddr::new(host.parse().unwrap(), port);
+        let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+    };
+    let bin = env!("CARGO_BIN_EXE_tripline");
+    let run = |extra: &[&str], actions: &dyn Fn()| {
+        let mut args = vec![
+            "run",
+            "--no-store",
+            "--no-ui",
+            "--duration",
+            "7",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let child = Command::new(bin)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        actions();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let out = run(&["--anomaly-learn", baseline.to_str().unwrap()], &|| {
+        for _ in 0..3 {
+            sh(&format!("{}/probe", d.display()));
+            connect("192.0.2.1", 8443);
+        }
+    });
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("workload events of"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The reviewed baseline becomes the contract's allow-lists.
+    let contract = d.join("c.yaml");
+    let out = Command::new(bin)
+        .args([
+            "contract",
+            "learn",
+            "--include",
+            &format!("{}/none/**", d.display()),
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .arg("-o")
+        .arg(&contract)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&contract).unwrap();
+    assert!(
+        text.contains(&format!(
+            "- path: {}/probe\n    state: allowed",
+            d.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("- destination: 192.0.2.0/24\n    port: 8443\n    state: allowed"),
+        "{text}"
+    );
+
+    let out = run(
+        &[
+            "--anomaly",
+            baseline.to_str().unwrap(),
+            "--anomaly-threshold",
+            "0.6",
+        ],
+        &|| {
+            sh(&format!("{}/probe", d.display()));
+            sh(&format!("{}/dropper", d.display()));
+            connect("198.51.100.7", 4444);
+        },
+    );
+    let alerts: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|a: &serde_json::Value| a["rule"] == "Anomalous behaviour")
+        .collect();
+    let about = |needle: &str| {
+        alerts
+            .iter()
+            .find(|a| {
+                a["output_fields"]["anomaly.event"]
+                    .as_str()
+                    .is_some_and(|e| e.contains(needle))
+            })
+            .cloned()
+    };
+    let dropper =
+        about(&format!("exec {}/dropper", d.display())).unwrap_or_else(|| panic!("{alerts:#?}"));
+    let reasons = dropper["output_fields"]["anomaly.reasons"].to_string();
+    assert!(
+        reasons.contains(&format!("executable {}/dropper: seen 0 times", d.display())),
+        "{reasons}"
+    );
+    assert!(about("198.51.100.7:4444").is_some(), "{alerts:#?}");
+    assert!(
+        about(&format!("exec {}/probe", d.display())).is_none(),
+        "{alerts:#?}"
+    );
+}
