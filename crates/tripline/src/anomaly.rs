@@ -225,7 +225,7 @@ impl Hook {
 }
 
 /// The observation of a live-sensor event for workload baselines: programs executed (and by
-/// whom), outbound destinations, ports listened on. The entity is the container, or on the
+/// whom), outbound destinations, ports listened on, directories written to. The entity is the container, or on the
 /// host the program that started the process (its parent's executable), so a service's
 /// children are learned together.
 pub fn workload_observation(ev: &tripline_syscall::SyscallEvent<'_>) -> Option<Observation> {
@@ -265,6 +265,19 @@ pub fn workload_observation(ev: &tripline_syscall::SyscallEvent<'_>) -> Option<O
                 format!("{} connects to {}:{}", p.exepath, t.remote, t.rport),
             )
         }
+        Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat if ev.ret() >= 0 => {
+            let (_, f) = ev.fd()?;
+            if !tripline_syscall::names::open_writes(f.flags as u64)
+                && ev.kind() != Some(Kind::Creat)
+            {
+                return None;
+            }
+            let dir = write_dir(&f.name)?;
+            (
+                vec![(Feature::WriteDir, dir)],
+                format!("{} writes {}", p.exepath, f.name),
+            )
+        }
         Kind::Listen if ev.ret() == 0 => {
             let (_, f) = ev.fd()?;
             let t = f.sock.filter(|_| f.kind.is_ip())?;
@@ -284,6 +297,22 @@ pub fn workload_observation(ev: &tripline_syscall::SyscallEvent<'_>) -> Option<O
         summary,
         event_id: String::new(),
     })
+}
+
+/// The directory a write lands in, cut to three levels (`/var/lib/app`), so a workload learns
+/// where it writes rather than every file name. Pseudo-filesystems are not writes to learn.
+fn write_dir(path: &str) -> Option<String> {
+    if !path.starts_with('/')
+        || ["/dev/", "/proc/", "/sys/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+    {
+        return None;
+    }
+    let parent = path
+        .rsplit_once('/')
+        .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+    Some(parent.split('/').take(4).collect::<Vec<_>>().join("/"))
 }
 
 /// Workload baselines in `tripline run`: learn into a file, or score against one.
@@ -343,5 +372,20 @@ impl Workloads {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn write_dirs_are_cut_to_three_levels() {
+        assert_eq!(
+            super::write_dir("/var/lib/app/db/x.sqlite").as_deref(),
+            Some("/var/lib/app")
+        );
+        assert_eq!(super::write_dir("/tmp/x").as_deref(), Some("/tmp"));
+        assert_eq!(super::write_dir("/x").as_deref(), Some("/"));
+        assert_eq!(super::write_dir("/dev/null"), None);
+        assert_eq!(super::write_dir("relative"), None);
     }
 }

@@ -1094,10 +1094,12 @@ fn workload_baselines_learn_then_flag_the_new() {
         );
         out
     };
+    std::fs::create_dir(d.join("data")).unwrap();
     let out = run(&["--anomaly-learn", baseline.to_str().unwrap()], &|| {
-        for _ in 0..3 {
+        for i in 0..3 {
             sh(&format!("{}/probe", d.display()));
             connect("192.0.2.1", 8443);
+            std::fs::write(d.join("data").join(format!("f{i}")), b"x").unwrap();
         }
     });
     assert!(
@@ -1105,6 +1107,18 @@ fn workload_baselines_learn_then_flag_the_new() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Where it wrote is learned, by directory.
+    let export = Command::new(bin)
+        .args(["anomaly", "export", "--baseline"])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&export.stdout);
+    if d.components().count() <= 3 {
+        assert!(yaml.contains(&format!("{}/data", d.display())), "{yaml}");
+    }
+    assert!(yaml.contains("write_dir:"), "{yaml}");
 
     // The reviewed baseline becomes the contract's allow-lists.
     let contract = d.join("c.yaml");
