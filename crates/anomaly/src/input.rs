@@ -25,30 +25,6 @@ pub struct Observed {
     pub skipped_count: u64,
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !p.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "no such file or directory",
-        ));
-    }
-    if p.is_dir() {
-        for e in std::fs::read_dir(p)? {
-            collect(&e?.path(), out)?;
-        }
-    } else {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let skip = name.starts_with('.')
-            || name.ends_with(".md")
-            || name == "LICENSE"
-            || name.starts_with("labels");
-        if !skip {
-            out.push(p.to_path_buf());
-        }
-    }
-    Ok(())
-}
-
 /// The observation of one decoded event of a source.
 pub fn observe(kind: SourceKind, json: &Value, time_ns: u64) -> Option<Observation> {
     match kind {
@@ -58,7 +34,7 @@ pub fn observe(kind: SourceKind, json: &Value, time_ns: u64) -> Option<Observati
     }
 }
 
-/// Reads files and directories (`labels*` files, `*.md` and `LICENSE` are not inputs).
+/// Reads files and directories (the log files below them; `labels*` files are not inputs).
 /// Each file's source is detected from its first bytes; `on_record` sees every decoded record.
 pub fn read(
     paths: &[PathBuf],
@@ -66,12 +42,17 @@ pub fn read(
 ) -> Result<Observed, InputError> {
     let mut files = Vec::new();
     for p in paths {
-        collect(p, &mut files).map_err(|e| InputError::Io {
+        let found = tripline_sources::input::input_files(p).map_err(|e| InputError::Io {
             path: p.display().to_string(),
             source: e,
         })?;
+        // Label files sit beside the logs they label.
+        files.extend(found.into_iter().filter(|f| {
+            !f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("labels"))
+        }));
     }
-    files.sort();
     let mut out = Observed::default();
     for f in files {
         let name = f.display().to_string();

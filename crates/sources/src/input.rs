@@ -554,6 +554,24 @@ fn split_objects(data: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The files an input path names: the file itself, or the log files below a directory
+/// (`*.json`, `*.json.gz`, `*.jsonl`, `*.log`, `*.gz`), sorted. A missing path is an error.
+pub fn input_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    if path.is_dir() {
+        let mut out = Vec::new();
+        walk(path, &mut out)?;
+        out.sort();
+        Ok(out)
+    } else if path.exists() {
+        Ok(vec![path.to_path_buf()])
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no such file or directory",
+        ))
+    }
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

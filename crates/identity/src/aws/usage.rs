@@ -546,12 +546,13 @@ impl AwsUsage {
     pub fn read(paths: &[PathBuf]) -> Result<AwsUsage, InputError> {
         let mut files = Vec::new();
         for p in paths {
-            collect(p, &mut files).map_err(|e| InputError::Io {
-                path: p.display().to_string(),
-                source: e,
-            })?;
+            files.extend(
+                tripline_sources::input::input_files(p).map_err(|e| InputError::Io {
+                    path: p.display().to_string(),
+                    source: e,
+                })?,
+            );
         }
-        files.sort();
         let limits = Limits::default();
         let total = files
             .par_iter()
@@ -577,26 +578,6 @@ impl AwsUsage {
         self.principals
             .get(&format!("arn:aws:iam::{account}:role/{name}"))
     }
-}
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !p.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "no such file or directory",
-        ));
-    }
-    if p.is_dir() {
-        for e in std::fs::read_dir(p)? {
-            collect(&e?.path(), out)?;
-        }
-    } else {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if p.is_file() && !name.starts_with('.') && !name.ends_with(".md") && name != "LICENSE" {
-            out.push(p.to_path_buf());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -23,18 +23,10 @@ fn can(rbac: &Rbac, who: &Subject, reqs: &[Request]) -> bool {
 }
 
 fn workload_creation(ns: &str) -> Vec<Request> {
-    [
-        ("", "pods"),
-        ("apps", "deployments"),
-        ("apps", "daemonsets"),
-        ("apps", "statefulsets"),
-        ("apps", "replicasets"),
-        ("batch", "jobs"),
-        ("batch", "cronjobs"),
-    ]
-    .iter()
-    .map(|(g, r)| Request::new("create", g, r).in_ns(ns))
-    .collect()
+    super::risk::WORKLOADS
+        .iter()
+        .map(|(g, r)| Request::new("create", g, r).in_ns(ns))
+        .collect()
 }
 
 fn can_bind(rbac: &Rbac, who: &Subject, ns: &str) -> bool {

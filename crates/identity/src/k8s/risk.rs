@@ -45,7 +45,8 @@ pub struct Check {
     pub cluster_scoped: bool,
 }
 
-const WORKLOADS: &[(&str, &str)] = &[
+/// Workload kinds: creating one runs code as a service account of its namespace.
+pub const WORKLOADS: &[(&str, &str)] = &[
     ("", "pods"),
     ("apps", "deployments"),
     ("apps", "daemonsets"),

@@ -1,7 +1,7 @@
 //! `tripline anomaly` from the command line: train, score with reasons, evaluate with a PR
 //! curve, `replay --anomaly` into the store, and a corrupt baseline.
 
-use std::process::{Command, Output};
+use crate::{stderr, tripline};
 
 use serde_json::Value;
 
@@ -9,17 +9,6 @@ const RUN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../data/datasets/aws-cloudtrail-invictus-stratus-run"
 );
-
-fn tripline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn files(early: bool) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(format!("{RUN}/CloudTrail"))

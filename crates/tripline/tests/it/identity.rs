@@ -1,23 +1,12 @@
 //! `tripline identity` from the command line: ranked findings, SARIF that validates, the
 //! store, exit codes, paths and proposals.
 
-use std::process::{Command, Output};
+use crate::{stderr, tripline};
 
 use serde_json::Value;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/datasets");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../identity/tests/fixtures");
-
-fn tripline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn auth() -> String {
     format!("{DATA}/aws-iam-authorization-details/account-authorization-details.json")
