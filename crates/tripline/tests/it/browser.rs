@@ -261,12 +261,16 @@ async fn browser_logs_in_filters_opens_and_approves() {
         .click()
         .await
         .unwrap();
-    assert!(client
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .ends_with("/actions"));
+    // The form posts and redirects; on a loaded machine the new page can take a moment.
+    let mut path = String::new();
+    for _ in 0..100 {
+        path = client.current_url().await.unwrap().path().to_string();
+        if path.ends_with("/actions") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(path.ends_with("/actions"), "{path}");
     let status = client
         .find(Locator::Css("#actions td.status"))
         .await
