@@ -154,12 +154,7 @@ async fn browser_logs_in_filters_opens_and_approves() {
         .goto(&format!("http://{addr}/findings"))
         .await
         .unwrap();
-    assert!(client
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .ends_with("/login"));
+    wait_for_path(&client, "/login").await;
     client
         .find(Locator::Css("#token"))
         .await
@@ -174,12 +169,7 @@ async fn browser_logs_in_filters_opens_and_approves() {
         .click()
         .await
         .unwrap();
-    assert!(client
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .ends_with("/findings"));
+    wait_for_path(&client, "/findings").await;
     let table = client
         .find(Locator::Css("#findings"))
         .await
@@ -213,6 +203,7 @@ async fn browser_logs_in_filters_opens_and_approves() {
         .click()
         .await
         .unwrap();
+    wait_for_path(&client, "/findings?q=Disallowed").await;
     let rows = client
         .find_all(Locator::Css("#findings tbody tr"))
         .await
@@ -261,16 +252,7 @@ async fn browser_logs_in_filters_opens_and_approves() {
         .click()
         .await
         .unwrap();
-    // The form posts and redirects; on a loaded machine the new page can take a moment.
-    let mut path = String::new();
-    for _ in 0..100 {
-        path = client.current_url().await.unwrap().path().to_string();
-        if path.ends_with("/actions") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(path.ends_with("/actions"), "{path}");
+    wait_for_path(&client, "/actions").await;
     let status = client
         .find(Locator::Css("#actions td.status"))
         .await
@@ -313,4 +295,23 @@ fn ureq_get(url: &str) -> u16 {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// Waits (up to 10 s) for the browser to arrive at a page whose path ends with `suffix` (or,
+/// when `suffix` has a `?`, whose path and query contain it): forms
+/// post and redirect, and on a loaded machine the new page can take a moment.
+async fn wait_for_path(client: &fantoccini::Client, suffix: &str) {
+    let mut path = String::new();
+    for _ in 0..100 {
+        let url = client.current_url().await.unwrap();
+        path = match url.query() {
+            Some(q) if suffix.contains('?') => format!("{}?{q}", url.path()),
+            _ => url.path().to_string(),
+        };
+        if path.ends_with(suffix) || (suffix.contains('?') && path.contains(suffix)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the browser is at {path}, expected a path ending with {suffix}");
 }
