@@ -15,7 +15,7 @@ pub fn text(findings: &[Finding]) -> String {
     }
     let mut s = String::new();
     for f in findings {
-        let sev = format!("{:?}", f.severity).to_uppercase();
+        let sev = f.severity.as_str().to_uppercase();
         let change = format!("{:?}", f.change).to_lowercase();
         s.push_str(&format!(
             "{sev:<8} {change:<9} {:<14} {}\n",

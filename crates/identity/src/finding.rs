@@ -52,18 +52,6 @@ pub struct IdentityFinding {
     pub location: Option<String>,
 }
 
-impl Severity {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
 /// Ranks findings: most severe first, then by check and identity.
 pub fn rank(findings: &mut [IdentityFinding]) {
     findings.sort_by(|a, b| {

@@ -10,19 +10,8 @@ use serde_json::Value;
 
 use super::rbac::{Grant, Rbac, Request, Subject};
 
-/// Severity of a risky grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth a look.
-    Low,
-    /// Worth fixing.
-    Medium,
-    /// Takes over workloads or data.
-    High,
-    /// Takes over the cluster.
-    Critical,
-}
+/// Severity, shared with drift findings.
+pub use tripline_drift::compare::Severity;
 
 /// One risky-permission check.
 #[derive(Debug, Clone, Copy)]

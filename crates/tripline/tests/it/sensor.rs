@@ -114,6 +114,21 @@ fn with_agent_cfg(
     agent.join().expect("agent thread")
 }
 
+/// Runs `tripline ARGS` (a live agent for a few seconds), performs `actions` once the sensor
+/// has attached, and returns its output.
+fn tripline_while(args: &[&str], actions: &dyn Fn()) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The sensor attaches within a couple of seconds; act inside the agent's window.
+    std::thread::sleep(Duration::from_secs(3));
+    actions();
+    child.wait_with_output().unwrap()
+}
+
 fn sh(script: &str) {
     let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
     assert!(status.success(), "{script}: {status}");
@@ -873,20 +888,8 @@ fn contract_watch_learns_and_detects_behaviour() {
         let addr = std::net::SocketAddr::new(host.parse().unwrap(), port);
         let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300));
     };
-    let bin = env!("CARGO_BIN_EXE_tripline");
     let glob = format!("{}/**", d.display());
-    let watched = |args: &[&str], actions: &dyn Fn()| {
-        let child = Command::new(bin)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The sensor attaches within a couple of seconds; act inside the 6 s window.
-        std::thread::sleep(Duration::from_secs(3));
-        actions();
-        child.wait_with_output().unwrap()
-    };
+    let watched = |args: &[&str], actions: &dyn Fn()| tripline_while(args, actions);
     let out = watched(
         &[
             "contract",
@@ -1078,15 +1081,7 @@ fn workload_baselines_learn_then_flag_the_new() {
             "json",
         ];
         args.extend_from_slice(extra);
-        let child = Command::new(bin)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-        actions();
-        let out = child.wait_with_output().unwrap();
+        let out = tripline_while(&args, actions);
         assert!(
             out.status.success(),
             "{}",
