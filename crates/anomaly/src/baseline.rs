@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::features::{Feature, Observation};
+use crate::features::{peer_chain, Feature, Observation};
 
 /// Version of the on-disk format.
 pub const FORMAT_VERSION: i64 = 1;
@@ -32,7 +32,8 @@ pub struct EntityState {
     pub hourly: [u64; 24],
 }
 
-/// A peer group: how many entities it has and how many of them have seen each value.
+/// A peer group: how many entities it has and how many of them have seen each value. An
+/// entity counts in its group and in every group that contains it ([`peer_chain`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeerState {
     /// Member entities.
@@ -109,11 +110,12 @@ impl Baseline {
             None => (o.time_ns, o.time_ns),
             Some((a, b)) => (a.min(o.time_ns), b.max(o.time_ns)),
         });
-        let peer = self.peers.entry(o.peer_group.clone()).or_default();
         let e = match self.entities.get_mut(&o.entity) {
             Some(e) => e,
             None => {
-                peer.members += 1;
+                for g in peer_chain(&o.peer_group) {
+                    self.peers.entry(g.to_string()).or_default().members += 1;
+                }
                 self.entities
                     .entry(o.entity.clone())
                     .or_insert_with(|| EntityState {
@@ -133,7 +135,10 @@ impl Baseline {
                 *n += 1;
             } else {
                 e.values.insert((*f, v.clone()), 1);
-                *peer.having.entry((*f, v.clone())).or_default() += 1;
+                for g in peer_chain(&e.peer_group) {
+                    let peer = self.peers.entry(g.to_string()).or_default();
+                    *peer.having.entry((*f, v.clone())).or_default() += 1;
+                }
             }
         }
     }
@@ -328,7 +333,9 @@ impl Baseline {
                     file: file.clone(),
                     why: format!("entity {name}: hourly counts: {e}"),
                 })?;
-            b.peers.entry(peer_group.clone()).or_default().members += 1;
+            for g in peer_chain(&peer_group) {
+                b.peers.entry(g.to_string()).or_default().members += 1;
+            }
             by_id.insert(id, name.clone());
             b.entities.insert(
                 name,
@@ -371,12 +378,14 @@ impl Baseline {
                 .get_mut(name)
                 .expect("entity ids map to entities");
             e.values.insert((f, value.clone()), count as u64);
-            *b.peers
-                .entry(e.peer_group.clone())
-                .or_default()
-                .having
-                .entry((f, value))
-                .or_default() += 1;
+            for g in peer_chain(&e.peer_group) {
+                *b.peers
+                    .entry(g.to_string())
+                    .or_default()
+                    .having
+                    .entry((f, value.clone()))
+                    .or_default() += 1;
+            }
         }
         Ok(b)
     }

@@ -119,7 +119,8 @@ pub const ALL: [Feature; 13] = [
 pub struct Observation {
     /// The entity (ARN, Kubernetes user, workload).
     pub entity: String,
-    /// Its peer group (`aws:IAMUser`, `k8s:serviceaccount:ci`, `image:nginx`).
+    /// Its peer group (`aws:IAMUser`, `aws:AssumedRole/ci-deploy`, `k8s:serviceaccount/ci`,
+    /// `workload:container/nginx`); see [`peer_chain`].
     pub peer_group: String,
     /// Event time, ns since the epoch.
     pub time_ns: u64,
@@ -131,6 +132,50 @@ pub struct Observation {
     pub summary: String,
     /// The record's id (CloudTrail `eventID`, audit `auditID`).
     pub event_id: String,
+}
+
+/// The peer groups of `group`, most specific first: groups nest with `/`, so
+/// `aws:AssumedRole/ci-deploy` is inside `aws:AssumedRole`.
+///
+/// ```
+/// let chain: Vec<&str> = tripline_anomaly::features::peer_chain("workload:container/nginx").collect();
+/// assert_eq!(chain, ["workload:container/nginx", "workload:container"]);
+/// ```
+pub fn peer_chain(group: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(group);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = cur.rsplit_once('/').map(|(parent, _)| parent);
+        Some(cur)
+    })
+}
+
+/// The family of an IAM role, whose members are each other's closest peers: the first part of
+/// its path (`aws-service-role`, `aws-reserved`, `service-role`, a team's own path), or else
+/// the leading words of its name without the last (`ci-deploy-prod` → `ci-deploy`,
+/// `stratus-red-team-ec2-role` → `stratus-red`). A one-word name is its own family.
+///
+/// ```
+/// use tripline_anomaly::features::role_family;
+/// assert_eq!(role_family("arn:aws:iam::1:role/aws-service-role/inspector2.amazonaws.com/AWSServiceRoleForAmazonInspector2"), "aws-service-role");
+/// assert_eq!(role_family("arn:aws:iam::1:role/ci-deploy-prod"), "ci-deploy");
+/// assert_eq!(role_family("arn:aws:iam::1:role/web_app"), "web");
+/// assert_eq!(role_family("arn:aws:iam::1:role/OrganizationAccountAccessRole"), "OrganizationAccountAccessRole");
+/// ```
+pub fn role_family(role_arn: &str) -> String {
+    let resource = role_arn.split_once(":role/").map_or(role_arn, |(_, r)| r);
+    let (path, name) = resource.rsplit_once('/').unwrap_or(("", resource));
+    if let Some(first) = path.split('/').find(|p| !p.is_empty()) {
+        return first.to_string();
+    }
+    let words: Vec<&str> = name
+        .split(['-', '_', '.'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.len() {
+        0 | 1 => name.to_string(),
+        n => words[..(n - 1).min(2)].join("-"),
+    }
 }
 
 /// IPv4 /24, IPv6 /48; names (`AWS Internal`, `ec2.amazonaws.com`) as they are.
@@ -255,9 +300,14 @@ pub fn from_cloudtrail(r: &Value, time_ns: u64) -> Option<Observation> {
         }
     }
     let code = s(r, &["errorCode"]).unwrap_or("");
+    let peer_group = if entity.contains(":role/") {
+        format!("aws:{kind}/{}", role_family(&entity))
+    } else {
+        format!("aws:{kind}")
+    };
     Some(Observation {
         entity,
-        peer_group: format!("aws:{kind}"),
+        peer_group,
         time_ns,
         features,
         denied: code.contains("AccessDenied") || code.contains("UnauthorizedOperation"),
@@ -283,7 +333,7 @@ pub fn from_k8s_audit(e: &Value, time_ns: u64) -> Option<Observation> {
     let user = s(e, &["impersonatedUser", "username"]).or_else(|| s(e, &["user", "username"]))?;
     let peer_group = match user.strip_prefix("system:serviceaccount:") {
         Some(rest) => format!(
-            "k8s:serviceaccount:{}",
+            "k8s:serviceaccount/{}",
             rest.split(':').next().unwrap_or("")
         ),
         None if user.starts_with("system:") => "k8s:system".to_string(),
@@ -392,7 +442,7 @@ mod tests {
             "responseStatus": {"code": 101}, "userAgent": "kubectl/v1.29.0 (linux/amd64) kubernetes/abc"});
         let o = from_k8s_audit(&e, 0).unwrap();
         assert_eq!(o.entity, "system:serviceaccount:ci:builder");
-        assert_eq!(o.peer_group, "k8s:serviceaccount:ci");
+        assert_eq!(o.peer_group, "k8s:serviceaccount/ci");
         assert!(o
             .features
             .contains(&(Feature::K8sAction, "create pods/exec".into())));

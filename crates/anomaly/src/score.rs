@@ -5,8 +5,11 @@
 //!   something new: the share of its events that brought a value seen only once (at least
 //!   `1 / (N + 1)`). An identity that keeps doing new things (a deploy pipeline) is less
 //!   surprised by novelty than one that never does. A value seen once or twice counts half or
-//!   a quarter of that; a value seen more often, nothing. And against its peers: the share of other members of its peer group
-//!   that never had the value, for values the entity itself never had.
+//!   a quarter of that; a value seen more often, nothing. And against its peers: the share of
+//!   other members of its peer group that never had the value, for values the entity itself
+//!   never had. The peer group is the closest with at least three other members: the role's
+//!   family, the container's image, a service account's namespace; else the wider group
+//!   (every assumed role, every container).
 //!   They blend by experience: `w = N / (N + 5)` for the entity, the rest for the peers, so a
 //!   young entity is judged mostly by what its peers do.
 //! - Volume: calls in the current ten minutes against the entity's usual rate for that hour
@@ -17,9 +20,11 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::baseline::{Baseline, EntityState};
-use crate::features::{sensitive_k8s, Feature, Observation};
+use crate::features::{peer_chain, sensitive_k8s, Feature, Observation};
 
 const PSEUDO_EVENTS: f64 = 5.0;
+/// A peer group speaks for an entity once it has this many other members.
+const MIN_PEERS: u64 = 3;
 const TEN_MINUTES: u64 = 600_000_000_000;
 
 /// One reason an event scored.
@@ -114,6 +119,26 @@ impl<'b> Scorer<'b> {
         }
     }
 
+    /// The closest group with enough other members to ask (its own family, then wider), or
+    /// the widest one there is.
+    fn peer_group<'g>(
+        &self,
+        group: &'g str,
+        known: bool,
+    ) -> (&'g str, Option<&'b crate::baseline::PeerState>) {
+        let mut widest = (group, None);
+        for g in peer_chain(group) {
+            let Some(p) = self.baseline.peers.get(g) else {
+                continue;
+            };
+            widest = (g, Some(p));
+            if p.members.saturating_sub(known as u64) >= MIN_PEERS {
+                return (g, Some(p));
+            }
+        }
+        widest
+    }
+
     fn days(&self) -> String {
         let d = self.baseline.days();
         if d >= 1.0 {
@@ -126,7 +151,7 @@ impl<'b> Scorer<'b> {
     /// Scores one observation.
     pub fn score(&mut self, o: &Observation) -> Score {
         let entity = self.baseline.entities.get(&o.entity);
-        let peer = self.baseline.peers.get(&o.peer_group);
+        let (group, peer) = self.peer_group(&o.peer_group, entity.is_some());
         let members = peer.map_or(0, |p| p.members);
         let mut parts = Vec::new();
         if entity.is_none() {
@@ -136,8 +161,7 @@ impl<'b> Scorer<'b> {
                 surprise: 1.0,
                 weight: 0.5,
                 why: format!(
-                    "first activity of this identity; its peer group {} has {members} members",
-                    o.peer_group
+                    "first activity of this identity; its peer group {group} has {members} members"
                 ),
             });
         }
@@ -208,7 +232,7 @@ impl<'b> Scorer<'b> {
                 surprise: s,
                 weight,
                 why: format!(
-                    "seen {n_v} times in {n_total} events over {}{}; peers: {having_others} of {others}",
+                    "seen {n_v} times in {n_total} events over {}{}; peers: {having_others} of {others} in {group}",
                     self.days(),
                     if n_v == 0 && n_total > 0 && n1 > 0 {
                         format!(" ({:.0}% of its events brought a new {})", p_new * 100.0, f.as_str())
@@ -350,7 +374,7 @@ mod tests {
         assert_eq!(odd.parts[0].feature, "api");
         assert_eq!(
             odd.parts[0].why,
-            "seen 0 times in 56 events over 14 days; peers: 0 of 37"
+            "seen 0 times in 56 events over 14 days; peers: 0 of 37 in aws:IAMUser"
         );
         // What the peers all do is less surprising for alice than what nobody does.
         let peerish = s.score(&ev(
@@ -376,6 +400,48 @@ mod tests {
         );
         let odd = s.score(&ev("bob", "DeleteTrail", "198.51.100.1", T0, None));
         assert!(odd.total > newbie.total);
+    }
+
+    fn role_call(role: &str, name: &str) -> Observation {
+        let arn = format!("arn:aws:iam::1:role/{role}");
+        from_cloudtrail(
+            &serde_json::json!({"eventSource": "s3.amazonaws.com", "eventName": name,
+                "sourceIPAddress": "10.0.0.1", "userAgent": "aws-cli/2.0",
+                "userIdentity": {"type": "AssumedRole", "arn": format!("{arn}/session"),
+                    "sessionContext": {"sessionIssuer": {"arn": arn}}}}),
+            T0,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn peers_are_the_role_family_when_it_is_large_enough() {
+        let mut b = Baseline::default();
+        // Four deploy roles all write objects; twenty other roles only read them.
+        for env in ["prod", "staging", "dev", "qa"] {
+            b.learn(&role_call(&format!("ci-deploy-{env}"), "PutObject"));
+        }
+        for i in 0..20 {
+            b.learn(&role_call(&format!("reader{i}"), "GetObject"));
+        }
+        let mut s = Scorer::new(&b);
+        // A new deploy role writing objects does what its family does.
+        let deploy = s.score(&role_call("ci-deploy-perf", "PutObject"));
+        assert!(
+            !deploy.parts.iter().any(|p| p.feature == "api"),
+            "{deploy:?}"
+        );
+        assert!(deploy.parts[0]
+            .why
+            .ends_with("its peer group aws:AssumedRole/ci-deploy has 4 members"));
+        // A new role of no known family is judged by every assumed role: writing is rare there.
+        let other = s.score(&role_call("batch", "PutObject"));
+        let api = other.parts.iter().find(|p| p.feature == "api").unwrap();
+        assert!(
+            api.why.ends_with("peers: 4 of 24 in aws:AssumedRole"),
+            "{api:?}"
+        );
+        assert!(other.total > deploy.total);
     }
 
     #[test]

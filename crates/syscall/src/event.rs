@@ -74,6 +74,13 @@ impl<'a> SyscallEvent<'a> {
         self.process
     }
 
+    /// What the container runtime says about the caller's container (name, image, pod), if
+    /// it runs in one the runtimes know.
+    pub fn container(&self) -> Option<&'a crate::runtime::ContainerInfo> {
+        let id = self.process?.container_id.as_deref()?;
+        self.state.container_info(id)
+    }
+
     /// The parent of the calling process, if known.
     pub fn parent(&self) -> Option<&'a Process> {
         let p = self.process?;
@@ -330,6 +337,15 @@ enum F {
     ContainerId,
     ContainerFullId,
     ContainerName,
+    ContainerImage,
+    ContainerImageRepository,
+    ContainerImageTag,
+    ContainerImageDigest,
+    ContainerImageId,
+    ContainerPrivileged,
+    K8sPodName,
+    K8sNsName,
+    K8sPodUid,
     ContainerType,
 }
 
@@ -428,6 +444,15 @@ const NAMES: &[(&str, F)] = &[
     ("container.id", F::ContainerId),
     ("container.full_id", F::ContainerFullId),
     ("container.name", F::ContainerName),
+    ("container.image", F::ContainerImage),
+    ("container.image.repository", F::ContainerImageRepository),
+    ("container.image.tag", F::ContainerImageTag),
+    ("container.image.digest", F::ContainerImageDigest),
+    ("container.image.id", F::ContainerImageId),
+    ("container.privileged", F::ContainerPrivileged),
+    ("k8s.pod.name", F::K8sPodName),
+    ("k8s.ns.name", F::K8sNsName),
+    ("k8s.pod.uid", F::K8sPodUid),
     ("container.type", F::ContainerType),
 ];
 
@@ -484,6 +509,11 @@ impl Event for SyscallEvent<'_> {
         let f = (*field_map().get(field.id as usize)?)?;
         let procs = self.state.processes();
         let p = || self.process;
+        let info = || {
+            p()?.container_id
+                .as_deref()
+                .and_then(|id| self.state.container_info(id))
+        };
         let parent = || procs.get(self.process?.ppid).filter(|q| q.pid != self.pid);
         let users = self.state.users();
         let fd = || self.fd();
@@ -648,13 +678,22 @@ impl Event for SyscallEvent<'_> {
                 None => s(container::HOST),
             },
             F::ContainerName => match &p()?.container_id {
-                Some(_) => return None,
+                Some(id) => s(self.state.container_info(id)?.name.as_deref()?),
                 None => s(container::HOST),
             },
             F::ContainerType => match &p()?.container_id {
-                Some(_) => return None,
+                Some(id) => s(self.state.container_info(id)?.runtime),
                 None => s(container::HOST),
             },
+            F::ContainerImage => s(info()?.image.as_deref()?),
+            F::ContainerImageRepository => s(info()?.image_repository()?),
+            F::ContainerImageTag => s(info()?.image_tag()?),
+            F::ContainerImageDigest => s(info()?.image_digest()?),
+            F::ContainerImageId => s(info()?.image_id.as_deref()?),
+            F::ContainerPrivileged => Value::Bool(info()?.privileged?),
+            F::K8sPodName => s(info()?.pod_name.as_deref()?),
+            F::K8sNsName => s(info()?.pod_namespace.as_deref()?),
+            F::K8sPodUid => s(info()?.pod_uid.as_deref()?),
         })
     }
 }

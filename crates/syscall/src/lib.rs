@@ -31,6 +31,7 @@ pub mod fd;
 pub mod input;
 pub mod names;
 pub mod process;
+pub mod runtime;
 pub mod state;
 pub mod users;
 

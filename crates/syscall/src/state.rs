@@ -10,7 +10,12 @@ use crate::event::{EventFd, SyscallEvent};
 use crate::fd::{Fd, FdKind, Role, SockTuple};
 use crate::input::{Exec, Fork, Kind, Syscall};
 use crate::process::{split_nul, Process, ProcessTable};
+use crate::runtime::{ContainerInfo, RuntimeDirs};
 use crate::users::UserDb;
+
+/// Containers whose runtime metadata is kept; past this the cache starts over (a lookup is a
+/// few small file reads).
+const MAX_CONTAINERS: usize = 4096;
 
 /// An `evt.type` name, hashed and compared by address: counting runs for every event, and
 /// names are `'static` literals. Equal names at two addresses count apart; readers add them up
@@ -65,6 +70,10 @@ pub struct State {
     users: UserDb,
     /// cgroup v2 id → full container id (None = host).
     cgroups: HashMap<u64, Option<String>>,
+    /// Where to read container metadata; `None` for captures.
+    runtimes: Option<RuntimeDirs>,
+    /// Full container id → its runtime metadata (`None`: no runtime knows it).
+    containers: HashMap<String, Option<ContainerInfo>>,
     boot_epoch_ns: u64,
     evt_num: u64,
     /// Whether this is the running machine: processes first seen mid-flight and exec'd working
@@ -82,6 +91,8 @@ impl State {
             procs: ProcessTable::default(),
             users: UserDb::load("/"),
             cgroups: HashMap::new(),
+            runtimes: Some(RuntimeDirs::host()),
+            containers: HashMap::new(),
             boot_epoch_ns,
             evt_num: 0,
             live: true,
@@ -95,16 +106,56 @@ impl State {
         State {
             users: UserDb::default(),
             live: false,
+            runtimes: None,
             ..State::new(0)
         }
     }
 
     /// State seeded from the running system's `/proc`.
     pub fn from_proc() -> State {
+        State::from_proc_in(RuntimeDirs::host())
+    }
+
+    /// State seeded from `/proc`, with container metadata read from the runtimes under `dirs`
+    /// (the host's root mounted elsewhere, as when the agent runs in a container).
+    pub fn from_proc_in(dirs: RuntimeDirs) -> State {
         let boot = boot_epoch_ns();
-        let mut s = State::new(boot);
+        let mut s = State::new(boot).with_runtime_dirs(dirs);
         s.procs = ProcessTable::from_proc(boot);
+        let ids: Vec<String> = s
+            .procs
+            .iter()
+            .filter_map(|p| p.container_id.clone())
+            .collect();
+        for id in ids {
+            s.note_container(&id);
+        }
         s
+    }
+
+    /// Reads container metadata from the runtimes under `dirs` instead of this machine's.
+    pub fn with_runtime_dirs(mut self, dirs: RuntimeDirs) -> State {
+        self.runtimes = Some(dirs);
+        self.containers.clear();
+        self
+    }
+
+    /// Looks a container up in the runtimes' state the first time it is seen.
+    fn note_container(&mut self, full_id: &str) {
+        if self.containers.contains_key(full_id) {
+            return;
+        }
+        let Some(dirs) = &self.runtimes else { return };
+        let info = dirs.lookup(full_id);
+        if self.containers.len() >= MAX_CONTAINERS {
+            self.containers.clear();
+        }
+        self.containers.insert(full_id.to_string(), info);
+    }
+
+    /// What the container's runtime says about it (name, image, pod), if it was found.
+    pub fn container_info(&self, full_id: &str) -> Option<&ContainerInfo> {
+        self.containers.get(full_id)?.as_ref()
     }
 
     /// Adds (or replaces) a process, such as one from a capture's process list.
@@ -156,6 +207,9 @@ impl State {
         if self.live && self.procs.get(pid).is_none() {
             if let Some(p) = Process::from_proc(pid, self.boot_epoch_ns) {
                 self.stats.procs_from_proc += 1;
+                if let Some(id) = p.container_id.clone() {
+                    self.note_container(&id);
+                }
                 self.procs.insert(p);
             }
         }
@@ -169,6 +223,9 @@ impl State {
             .or_else(|| prev.as_ref().and_then(|p| p.container_id.clone()));
         if e.cgroup_id != 0 {
             self.cgroups.insert(e.cgroup_id, container_id.clone());
+        }
+        if let Some(id) = &container_id {
+            self.note_container(id);
         }
         let cwd = e
             .cwd

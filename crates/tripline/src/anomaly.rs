@@ -234,9 +234,14 @@ pub fn workload_observation(ev: &tripline_syscall::SyscallEvent<'_>) -> Option<O
     use tripline_syscall::Kind;
     let p = ev.process()?;
     let (entity, peer_group) = match p.container_id.as_deref() {
-        Some(id) if !id.is_empty() && id != "host" => {
-            (format!("container:{id}"), "workload:container".to_string())
-        }
+        // Containers of one image are peers: a new replica is judged by what the others do.
+        Some(id) if !id.is_empty() && id != "host" => (
+            format!("container:{id}"),
+            match ev.container().and_then(|c| c.image_repository()) {
+                Some(repo) => format!("workload:container/{repo}"),
+                None => "workload:container".to_string(),
+            },
+        ),
         _ => {
             let parent = ev.parent().map_or("?", |pp| pp.exepath.as_str());
             (format!("host:{parent}"), "workload:host".to_string())

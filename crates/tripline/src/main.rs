@@ -711,6 +711,16 @@ struct RunArgs {
         default_value = "container_id=%container.id container_name=%container.name"
     )]
     append_output: String,
+    /// The host's root filesystem, where container runtimes keep the state that names
+    /// containers and their images (`/var/lib/docker`, `/run/containerd`, ...). Set it when the
+    /// agent runs in a container with the host mounted, e.g. `--host-root /host`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TRIPLINE_HOST_ROOT",
+        default_value = "/"
+    )]
+    host_root: PathBuf,
     /// Stop after N seconds (default: run until SIGINT or SIGTERM).
     #[arg(long)]
     duration: Option<u64>,
@@ -1468,6 +1478,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(std::time::Duration::from_secs(1))
         },
         capture: args.capture.clone(),
+        host_root: args.host_root.clone(),
     };
     let mut act_cfg = args.act.config(true, "sensor")?;
     act_cfg.listen = (!args.no_ui && act_cfg.store.is_some()).then(|| args.listen.clone());

@@ -11,6 +11,7 @@ use tripline_scap::record::Recorder;
 use tripline_sensor::wire::{self, Record};
 use tripline_sensor::{KernelCounters, Sensor, SensorConfig, SensorError};
 use tripline_sigma::SigmaRuleset;
+use tripline_syscall::runtime::RuntimeDirs;
 use tripline_syscall::{Kind, State, SyscallEvent};
 
 use crate::sigma_events::sysmon_event;
@@ -56,6 +57,9 @@ pub struct RunConfig {
     pub stats_interval: Option<Duration>,
     /// Also write every event to this capture file (`.scap`, gzip when it ends in `.gz`).
     pub capture: Option<std::path::PathBuf>,
+    /// Where the host's filesystem is: container runtimes' state (names, images, pods) is read
+    /// below it. `/` unless the agent runs in a container with the host mounted elsewhere.
+    pub host_root: std::path::PathBuf,
 }
 
 impl Default for RunConfig {
@@ -69,6 +73,7 @@ impl Default for RunConfig {
             duration: None,
             stats_interval: None,
             capture: None,
+            host_root: "/".into(),
         }
     }
 }
@@ -159,7 +164,7 @@ pub fn run(
     observer: &mut dyn RunObserver,
 ) -> Result<RunStats, RunError> {
     // Seed state before attaching, so the first events find their processes.
-    let state = State::from_proc();
+    let state = State::from_proc_in(RuntimeDirs::under(&cfg.host_root));
     let boot = state.boot_epoch_ns();
     let mut sensor = Sensor::start(&SensorConfig {
         syscalls: needed_syscalls(rules, cfg.all_syscalls || cfg.every_syscall),

@@ -48,7 +48,8 @@ fn rules(files: &[&str]) -> Ruleset {
     rules
         .append_output(
             "syscall",
-            "container_id=%container.id container_name=%container.name",
+            "container_id=%container.id container_name=%container.name \
+             container_image_repository=%container.image.repository",
             table,
         )
         .unwrap();
@@ -229,13 +230,33 @@ fn upstream_rules_fire_on_real_actions() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
 
-    let (alerts, stats) = with_agent(
+    // The docker "container" gets the state docker keeps for it, under a host root of its own,
+    // so container.name and the image come from the runtime's files as on a real host.
+    let host_root = t.join("host");
+    let docker_dir = host_root
+        .join("var/lib/docker/containers")
+        .join(&shell_ctr.id);
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::fs::write(
+        docker_dir.join("config.v2.json"),
+        format!(
+            r#"{{"ID":"{}","Name":"/tl-shell","Config":{{"Image":"registry.example/tl/shell:1.0","Labels":{{}}}},"Image":"sha256:00aa"}}"#,
+            shell_ctr.id
+        ),
+    )
+    .unwrap();
+    let cfg = RunConfig {
+        matching: RuleMatching::All,
+        host_root,
+        ..RunConfig::default()
+    };
+    let (alerts, stats) = with_agent_cfg(
         rules(&[
             "falco_rules.yaml",
             "falco-incubating_rules.yaml",
             "falco-sandbox_rules.yaml",
         ]),
-        RuleMatching::All,
+        cfg,
         || {
             // 1. An untrusted program reads /etc/shadow.
             sh("cat /etc/shadow > /dev/null");
@@ -354,6 +375,14 @@ fn upstream_rules_fire_on_real_actions() {
         check("shell: proc.name", text(a, "proc.name") == "sh");
         check("shell: proc.pname", text(a, "proc.pname") == "runc");
         check("shell: proc.tty", text(a, "proc.tty") != "0");
+        check(
+            "shell: container.name",
+            text(a, "container.name") == "tl-shell",
+        );
+        check(
+            "shell: container.image.repository",
+            text(a, "container.image.repository") == "registry.example/tl/shell",
+        );
     }
     // 4.
     let rev = find(
