@@ -173,6 +173,10 @@ pub struct FileRule {
     /// Symlink target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Where the pristine copy is kept (absolute, or relative to the contract file), for the
+    /// `restore` action. Checked against `sha256` before it is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// required, allowed or forbidden.
     #[serde(default, skip_serializing_if = "State::is_default")]
     pub state: State,

@@ -25,6 +25,7 @@ pub fn learn(snap: &Snapshot, name: &str, watch: &[String]) -> Contract {
                     owner: Some(f.owner.clone()),
                     group: Some(f.group.clone()),
                     target: f.target.clone(),
+                    source: None,
                     state: State::Required,
                 })
                 .collect()
@@ -145,4 +146,29 @@ fn names<'a>(items: impl Iterator<Item = &'a String>) -> Vec<NameRule> {
             state: State::Required,
         })
         .collect()
+}
+
+/// Copies each learned regular file with a hash into `dir` as `<sha256>` (content-addressed, so
+/// a file learned twice is kept once) and points its entry's `source:` there, so the `restore`
+/// action can put it back. Returns how many files were copied.
+pub fn keep_sources(
+    c: &mut Contract,
+    root: &std::path::Path,
+    dir: &std::path::Path,
+) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let dir = std::fs::canonicalize(dir)?;
+    let mut copied = 0;
+    for f in c.spec.files.iter_mut().flatten() {
+        let (Some(sha), Some("file")) = (&f.sha256, f.kind.as_deref()) else {
+            continue;
+        };
+        let dest = dir.join(sha);
+        if !dest.exists() {
+            std::fs::copy(root.join(f.path.trim_start_matches('/')), &dest)?;
+            copied += 1;
+        }
+        f.source = Some(dest.display().to_string());
+    }
+    Ok(copied)
 }

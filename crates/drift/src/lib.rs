@@ -4,7 +4,8 @@
 //! - [`learn`] proposes a [`Contract`] from a snapshot (at build time);
 //! - [`compare`] finds the drift between a contract and a snapshot (at run time), each finding
 //!   with a severity by security meaning, evidence and a remediation hint;
-//! - [`report`] renders findings.
+//! - [`report`] renders findings;
+//! - [`restore`] puts a drifted file back from the contract's source.
 //!
 //! ```no_run
 //! use tripline_drift::{collect, compare, learn, report};
@@ -22,5 +23,6 @@ pub mod contract;
 pub mod k8s;
 pub mod learn;
 pub mod report;
+pub mod restore;
 
 pub use contract::Contract;

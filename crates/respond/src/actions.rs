@@ -1,5 +1,6 @@
-//! Remediation actions bound to rules: kill the process or its group, quarantine a file, or run
-//! a command with the finding as JSON on stdin. Each is `approval: required` (the default: it
+//! Remediation actions bound to rules: kill the process or its group, quarantine a file,
+//! restore a drifted file from the contract's source, or run a command with the finding as
+//! JSON on stdin. Each is `approval: required` (the default: it
 //! waits in the UI/API for an admin) or `automatic`. Every request, decision and outcome is
 //! recorded in the store.
 
@@ -30,6 +31,9 @@ pub enum Action {
     Quarantine,
     /// Run a command with the finding's JSON on stdin.
     Command,
+    /// Put a drifted file back from its contract entry's `source:` (drift findings of the
+    /// `files` section), keeping the drifted copy in the quarantine directory.
+    Restore,
 }
 
 impl Action {
@@ -40,6 +44,7 @@ impl Action {
             Action::KillGroup => "kill-group",
             Action::Quarantine => "quarantine",
             Action::Command => "command",
+            Action::Restore => "restore",
         }
     }
 }
@@ -75,7 +80,8 @@ pub struct ActionBinding {
     /// For `command`: program and arguments.
     #[serde(default)]
     pub command: Vec<String>,
-    /// For `quarantine`: where files go (default `/var/lib/tripline/quarantine`).
+    /// For `quarantine` and `restore`: where files (and drifted copies) go (default
+    /// `/var/lib/tripline/quarantine`).
     #[serde(default)]
     pub quarantine_dir: Option<PathBuf>,
 }
@@ -124,6 +130,9 @@ fn target_of(action: &Action, fields: &serde_json::Map<String, Value>, cmd: &[St
             .or_else(|| text("fd.filename"))
             .unwrap_or_else(|| "no file in the evidence".into()),
         Action::Command => cmd.join(" "),
+        Action::Restore => {
+            text("drift.item").unwrap_or_else(|| "no drift.item in the evidence".into())
+        }
     }
 }
 
@@ -149,8 +158,9 @@ impl Executor {
         }
     }
 
-    /// One pass: runs every approved action; returns how many ran.
-    pub fn run_approved(&mut self) -> Result<usize, tripline_store::StoreError> {
+    /// One pass: runs every approved action; returns what each did.
+    pub fn run_approved(&mut self) -> Result<Vec<Outcome>, tripline_store::StoreError> {
+        let mut done = Vec::new();
         let approved = self.store.actions(Some(Status::Approved), 100)?;
         for a in &approved {
             let finding = match a.finding_id {
@@ -172,9 +182,28 @@ impl Executor {
                 Err(t) => (false, t),
             };
             self.store.finish_action(a.id, ok, &text)?;
+            done.push(Outcome {
+                action: a.action.clone(),
+                target: a.target.clone(),
+                ok,
+                text,
+            });
         }
-        Ok(approved.len())
+        Ok(done)
     }
+}
+
+/// What one action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Action name.
+    pub action: String,
+    /// What it acted on.
+    pub target: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What happened, for people.
+    pub text: String,
 }
 
 /// Runs one action for a stored finding; the text says what happened.
@@ -206,7 +235,38 @@ pub fn execute(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
             quarantine(Path::new(&path), &dir)
         }
         Action::Command => run_command(&b.command, f),
+        Action::Restore => restore(b, f),
     }
+}
+
+fn restore(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
+    let field = |k: &str| match f.fields.get(k) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(format!(
+            "no {k} in the evidence: restore acts on drift findings of files"
+        )),
+    };
+    if field("drift.section")? != "files" {
+        return Err("restore acts on the files section only".into());
+    }
+    let contract_path = PathBuf::from(field("drift.contract")?);
+    let item = field("drift.item")?;
+    let root = PathBuf::from(field("drift.root").unwrap_or_else(|_| "/".into()));
+    let contract = tripline_drift::Contract::load(&contract_path).map_err(|e| e.to_string())?;
+    let dir = b
+        .quarantine_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/var/lib/tripline/quarantine"));
+    let r = tripline_drift::restore::restore(&contract, &contract_path, &item, &root, &dir)?;
+    Ok(format!(
+        "restored {} from {} (sha256 {}){}",
+        r.path.display(),
+        r.source.display(),
+        r.sha256,
+        r.backup
+            .map(|p| format!("; the drifted copy is {}", p.display()))
+            .unwrap_or_default()
+    ))
 }
 
 fn signal(pid: i32, group: bool) -> Result<i32, String> {

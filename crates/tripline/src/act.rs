@@ -304,6 +304,21 @@ impl Act {
         }
     }
 
+    /// Runs the approved actions (automatic ones are approved when requested) now, for
+    /// one-shot commands that do not keep an executor running.
+    pub fn run_approved_actions(
+        &mut self,
+    ) -> anyhow::Result<Vec<tripline_respond::actions::Outcome>> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        if self.actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut exec = Executor::new(Store::open(store.url())?, self.actions.clone());
+        Ok(exec.run_approved()?)
+    }
+
     /// Stops outputs (after a last delivery pass), the executor and the UI; prints a summary.
     pub fn finish(mut self) {
         self.shutdown();

@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::sync::OnceLock;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -149,6 +151,7 @@ pub fn learn_to(
     name: Option<&str>,
     watch: Option<u64>,
     baseline: Option<&Path>,
+    keep_sources: Option<&Path>,
     output: &Path,
 ) -> anyhow::Result<()> {
     let mut snap = snapshot(root, include);
@@ -159,7 +162,12 @@ pub fn learn_to(
         allow_baseline(&mut snap, &tripline_anomaly::Baseline::load(path)?);
     }
     let name = name.map_or_else(|| host_name(root), str::to_string);
-    let contract = learn::learn(&snap, &name, include);
+    let mut contract = learn::learn(&snap, &name, include);
+    if let Some(dir) = keep_sources {
+        let n = learn::keep_sources(&mut contract, root, dir)
+            .with_context(|| format!("--keep-sources {}", dir.display()))?;
+        eprintln!("kept {n} new source copies in {}", dir.display());
+    }
     write_out(output, &contract.to_yaml())?;
     eprintln!(
         "learned: {} files, {} users, {} packages, {} keys, {} listeners, {} units, {} cron entries, {} programs, {} destinations",
@@ -272,13 +280,100 @@ fn print_findings(
     }
 }
 
+/// A drift finding for the store, outputs and actions. The rule is `SECTION CHANGE`
+/// (`files changed`), which is what an action binding names; the fields carry what `restore`
+/// needs: the contract, the item and the root it was compared under.
+pub fn new_finding(
+    f: &compare::Finding,
+    contract: &Path,
+    root: &Path,
+    hostname: &str,
+    now_ns: i64,
+) -> tripline_store::NewFinding {
+    use serde_json::Value;
+    let change = serde_json::to_value(f.change)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut fields = serde_json::Map::new();
+    for (k, v) in [
+        ("drift.section", f.section.to_string()),
+        ("drift.change", change.clone()),
+        ("drift.item", f.item.clone()),
+        ("drift.severity", f.severity.as_str().to_string()),
+        ("drift.contract", abs(contract)),
+        ("drift.root", abs(root)),
+        ("hint", f.hint.clone()),
+    ] {
+        fields.insert(k.into(), Value::String(v));
+    }
+    fields.insert(
+        "evidence".into(),
+        Value::Array(f.evidence.iter().cloned().map(Value::String).collect()),
+    );
+    if let Some(a) = &f.attribution {
+        fields.insert(
+            "attribution".into(),
+            serde_json::to_value(a).unwrap_or(Value::Null),
+        );
+    }
+    tripline_store::NewFinding {
+        kind: tripline_store::Kind::Drift,
+        rule: format!("{} {change}", f.section),
+        priority: crate::identity::priority(f.severity),
+        source: "drift".into(),
+        time_ns: now_ns,
+        hostname: hostname.to_string(),
+        entity: f.item.clone(),
+        message: format!("{} {change}: {}", f.section, f.item),
+        fields,
+        tags: vec!["drift".into(), f.section.to_string()],
+        location: Some(contract.display().to_string()),
+    }
+}
+
+/// Stores drift findings, runs the actions bound to them that need no approval, and prints
+/// what each did; actions that need approval wait in the UI.
+fn act_on(
+    findings: &[compare::Finding],
+    contract: &Path,
+    root: &Path,
+    act_cfg: &crate::act::ActConfig,
+) -> anyhow::Result<()> {
+    let mut act = crate::act::Act::start(act_cfg)?;
+    let now = tripline_store::now_ns();
+    let host = host_name(root);
+    for f in findings {
+        act.finding(&new_finding(f, contract, root, &host, now));
+    }
+    for o in act.run_approved_actions()? {
+        eprintln!(
+            "action {} on {}: {}: {}",
+            o.action,
+            o.target,
+            if o.ok { "done" } else { "failed" },
+            o.text
+        );
+    }
+    act.finish();
+    Ok(())
+}
+
 /// Compares `root` with the contract at `contract`; prints the findings. Returns the exit code:
-/// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read.
+/// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read. With a store in
+/// `act_cfg`, findings are stored and their automatic actions run.
 pub fn drift(
     contract: &Path,
     root: Option<PathBuf>,
     watch: Option<u64>,
     format: DriftFormat,
+    act_cfg: Option<&crate::act::ActConfig>,
 ) -> u8 {
     let c = match Contract::load(contract) {
         Ok(c) => c,
@@ -296,5 +391,12 @@ pub fn drift(
         }
     }
     let findings = compare::compare(&c, &snap);
-    print_findings(&findings, &c.metadata.name, format)
+    let code = print_findings(&findings, &c.metadata.name, format);
+    if let Some(cfg) = act_cfg.filter(|c| c.store.is_some()) {
+        if let Err(e) = act_on(&findings, contract, &root, cfg) {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    }
+    code
 }

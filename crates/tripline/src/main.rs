@@ -435,6 +435,10 @@ enum ContractCommand {
         /// saw: its programs and destinations.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Copy each learned file into DIR (named by its SHA-256) and record it as the entry's
+        /// `source:`, so the `restore` action can put a drifted file back.
+        #[arg(long, value_name = "DIR")]
+        keep_sources: Option<PathBuf>,
         /// Output file, or - for stdout.
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
@@ -517,6 +521,10 @@ struct DriftArgs {
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
     format: DriftFormatArg,
+    /// Store findings (`--store`), send them to outputs and run the actions bound to their
+    /// rules (`--config`; drift rules are named `SECTION CHANGE`, e.g. `files changed`).
+    #[command(flatten)]
+    act: ActArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -799,6 +807,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             watch,
             baseline,
+            keep_sources,
             output,
         }) => {
             tripline::drift::learn_to(
@@ -807,6 +816,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 name.as_deref(),
                 watch,
                 baseline.as_deref(),
+                keep_sources.as_deref(),
                 &output,
             )?;
             Ok(ExitCode::SUCCESS)
@@ -856,8 +866,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
+            let act_cfg = args.act.config(false, "drift")?;
             Ok(ExitCode::from(match &args.contract {
-                Some(contract) => tripline::drift::drift(contract, args.root, args.watch, format),
+                Some(contract) => {
+                    tripline::drift::drift(contract, args.root, args.watch, format, Some(&act_cfg))
+                }
                 None => tripline::drift::k8s_drift(
                     &tripline::drift::K8sInputs {
                         manifests: args.manifests,

@@ -300,3 +300,96 @@ fn policy_eval_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("p.rego:"), "{err}");
 }
+
+/// The pipeline loop for a host file: learn with kept sources at build, and at run time a
+/// changed config is stored as a drift finding, restored by an automatic `restore` action
+/// (audited in the store), and the next drift run is clean.
+#[test]
+fn drift_findings_are_stored_and_restored_from_the_contract_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc/app")).unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(root.join("etc/app/app.conf"), "tls = on\n").unwrap();
+    let contract = dir.path().join("contract.yaml");
+    let sources = dir.path().join("sources");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let out = tripline(&[
+        "contract",
+        "learn",
+        "--root",
+        &s(&root),
+        "--include",
+        "/etc/app/**",
+        "--keep-sources",
+        &s(&sources),
+        "-o",
+        &s(&contract),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&contract)
+        .unwrap()
+        .contains("source: "));
+
+    std::fs::write(root.join("etc/app/app.conf"), "tls = off\n").unwrap();
+    let config = dir.path().join("act.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "actions:\n  - rule: files changed\n    action: restore\n    approval: automatic\n    quarantine_dir: {}\n",
+            dir.path().join("q").display()
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store.db");
+    let drift = || {
+        tripline(&[
+            "drift",
+            "--contract",
+            &s(&contract),
+            "--root",
+            &s(&root),
+            "--store",
+            &s(&store),
+            "--config",
+            &s(&config),
+        ])
+    };
+    let out = drift();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("action restore on /etc/app/app.conf: done: restored"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/app/app.conf")).unwrap(),
+        "tls = on\n"
+    );
+
+    // The finding and the action's audit record are in the store; the gate sees the finding.
+    let mut db = tripline_store::Store::open(&s(&store)).unwrap();
+    let actions = db.actions(None, 10).unwrap();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(
+        (actions[0].action.as_str(), actions[0].target.as_str()),
+        ("restore", "/etc/app/app.conf")
+    );
+    assert_eq!(actions[0].status, tripline_store::actions::Status::Done);
+    let gate = tripline(&["gate", "--store", &s(&store), "--format", "sarif"]);
+    assert_eq!(gate.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&gate.stdout).contains("tripline/drift/files-changed"));
+
+    let again = drift();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
