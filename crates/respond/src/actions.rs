@@ -34,6 +34,14 @@ pub enum Action {
     /// Put a drifted file back from its contract entry's `source:` (drift findings of the
     /// `files` section), keeping the drifted copy in the quarantine directory.
     Restore,
+    /// Kubernetes: delete the finding's pod.
+    DeletePod,
+    /// Kubernetes: add `labels` to the finding's pod.
+    LabelPod,
+    /// Kubernetes: scale the pod's Deployment, StatefulSet or ReplicaSet to zero.
+    ScaleToZero,
+    /// Kubernetes: cut the pod off the network with a deny-all NetworkPolicy.
+    NetworkIsolate,
 }
 
 impl Action {
@@ -45,6 +53,10 @@ impl Action {
             Action::Quarantine => "quarantine",
             Action::Command => "command",
             Action::Restore => "restore",
+            Action::DeletePod => "delete-pod",
+            Action::LabelPod => "label-pod",
+            Action::ScaleToZero => "scale-to-zero",
+            Action::NetworkIsolate => "network-isolate",
         }
     }
 }
@@ -84,6 +96,16 @@ pub struct ActionBinding {
     /// `/var/lib/tripline/quarantine`).
     #[serde(default)]
     pub quarantine_dir: Option<PathBuf>,
+    /// For Kubernetes actions: the kubeconfig (default: `$KUBECONFIG`, `~/.kube/config`, or
+    /// the in-cluster service account).
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// For Kubernetes actions: the kubeconfig context (default: the current one).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// For `label-pod`: the labels (default `tripline.dev/flagged: "true"`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl ActionBinding {
@@ -132,6 +154,12 @@ fn target_of(action: &Action, fields: &serde_json::Map<String, Value>, cmd: &[St
         Action::Command => cmd.join(" "),
         Action::Restore => {
             text("drift.item").unwrap_or_else(|| "no drift.item in the evidence".into())
+        }
+        Action::DeletePod | Action::LabelPod | Action::ScaleToZero | Action::NetworkIsolate => {
+            crate::kubernetes::pod_of(fields).map_or_else(
+                || "no pod in the evidence (k8s.ns.name/k8s.pod.name)".into(),
+                |(ns, name)| format!("pod {ns}/{name}"),
+            )
         }
     }
 }
@@ -236,6 +264,23 @@ pub fn execute(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
         }
         Action::Command => run_command(&b.command, f),
         Action::Restore => restore(b, f),
+        Action::DeletePod | Action::LabelPod | Action::ScaleToZero | Action::NetworkIsolate => {
+            use crate::kubernetes::{self, K8sAction};
+            let (ns, name) = kubernetes::pod_of(&f.fields).ok_or(
+                "no pod in the evidence: k8s.ns.name and k8s.pod.name, or an audit finding about a pod",
+            )?;
+            let action = match b.action {
+                Action::DeletePod => K8sAction::DeletePod,
+                Action::LabelPod => K8sAction::LabelPod,
+                Action::ScaleToZero => K8sAction::ScaleToZero,
+                _ => K8sAction::NetworkIsolate,
+            };
+            let cluster = kubernetes::Cluster {
+                kubeconfig: b.kubeconfig.clone(),
+                context: b.context.clone(),
+            };
+            kubernetes::run(action, &cluster, &ns, &name, &b.labels)
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod actions;
 pub mod config;
 pub mod deliver;
+pub mod kubernetes;
 pub mod render;
 pub mod sinks;
 
