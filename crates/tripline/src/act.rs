@@ -319,6 +319,26 @@ impl Act {
         Ok(exec.run_approved()?)
     }
 
+    /// For one-shot commands (`drift`, `policy eval`): stores `findings`, runs the actions
+    /// bound to them that need no approval, prints what each did, and delivers to outputs.
+    pub fn store_once(cfg: &ActConfig, findings: &[NewFinding]) -> anyhow::Result<()> {
+        let mut act = Act::start(cfg)?;
+        for f in findings {
+            act.finding(f);
+        }
+        for o in act.run_approved_actions()? {
+            eprintln!(
+                "action {} on {}: {}: {}",
+                o.action,
+                o.target,
+                if o.ok { "done" } else { "failed" },
+                o.text
+            );
+        }
+        act.finish();
+        Ok(())
+    }
+
     /// Stops outputs (after a last delivery pass), the executor and the UI; prints a summary.
     pub fn finish(mut self) {
         self.shutdown();

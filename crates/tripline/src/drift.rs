@@ -338,33 +338,6 @@ pub fn new_finding(
     }
 }
 
-/// Stores drift findings, runs the actions bound to them that need no approval, and prints
-/// what each did; actions that need approval wait in the UI.
-fn act_on(
-    findings: &[compare::Finding],
-    contract: &Path,
-    root: &Path,
-    act_cfg: &crate::act::ActConfig,
-) -> anyhow::Result<()> {
-    let mut act = crate::act::Act::start(act_cfg)?;
-    let now = tripline_store::now_ns();
-    let host = host_name(root);
-    for f in findings {
-        act.finding(&new_finding(f, contract, root, &host, now));
-    }
-    for o in act.run_approved_actions()? {
-        eprintln!(
-            "action {} on {}: {}: {}",
-            o.action,
-            o.target,
-            if o.ok { "done" } else { "failed" },
-            o.text
-        );
-    }
-    act.finish();
-    Ok(())
-}
-
 /// Compares `root` with the contract at `contract`; prints the findings. Returns the exit code:
 /// 0 clean, [`EXIT_DRIFT`] drift found, 1 the contract could not be read. With a store in
 /// `act_cfg`, findings are stored and their automatic actions run.
@@ -393,7 +366,12 @@ pub fn drift(
     let findings = compare::compare(&c, &snap);
     let code = print_findings(&findings, &c.metadata.name, format);
     if let Some(cfg) = act_cfg.filter(|c| c.store.is_some()) {
-        if let Err(e) = act_on(&findings, contract, &root, cfg) {
+        let (now, host) = (tripline_store::now_ns(), host_name(&root));
+        let stored: Vec<_> = findings
+            .iter()
+            .map(|f| new_finding(f, contract, &root, &host, now))
+            .collect();
+        if let Err(e) = crate::act::Act::store_once(cfg, &stored) {
             eprintln!("error: {e:#}");
             return 1;
         }

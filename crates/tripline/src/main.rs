@@ -478,6 +478,10 @@ enum PolicyCommand {
         /// Result format.
         #[arg(long, value_enum, default_value = "text")]
         format: PolicyFormatArg,
+        /// Store violations (`--store`), send them to outputs, run the actions bound to their
+        /// package names (`--config`).
+        #[command(flatten)]
+        act: ActArgs,
     },
 }
 
@@ -843,7 +847,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rego_v0,
             input,
             format,
+            act,
         }) => {
+            let act_cfg = act.config(false, "policy")?;
             if let Err(e) = tripline::policy::check_inputs(&input) {
                 return usage(e);
             }
@@ -853,7 +859,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 PolicyFormatArg::Policyreport => tripline::policy::PolicyFormat::PolicyReport,
             };
             Ok(ExitCode::from(tripline::policy::eval(
-                &policy, rego_v0, &input, format,
+                &policy, rego_v0, &input, format, &act_cfg,
             )))
         }
         Command::Gate(args) => gate_cmd(args),

@@ -23,10 +23,24 @@ fn is_snapshot(v: &Value) -> bool {
 
 /// Evaluates `policies` (the default pack when empty) on `inputs`; prints the results and
 /// returns the exit code: 0 nothing denied, 3 denied, 1 error.
-pub fn eval(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf], format: PolicyFormat) -> u8 {
+pub fn eval(
+    policies: &[PathBuf],
+    rego_v0: bool,
+    inputs: &[PathBuf],
+    format: PolicyFormat,
+    act_cfg: &crate::act::ActConfig,
+) -> u8 {
     match run(policies, rego_v0, inputs) {
         Ok(v) => {
             print(&v, format);
+            if act_cfg.store.is_some() {
+                let now = tripline_store::now_ns();
+                let findings: Vec<_> = v.iter().map(|x| new_finding(x, now)).collect();
+                if let Err(e) = crate::act::Act::store_once(act_cfg, &findings) {
+                    eprintln!("error: {e:#}");
+                    return 1;
+                }
+            }
             if v.iter().any(|x| x.rule != "warn") {
                 crate::drift::EXIT_DRIFT
             } else {
@@ -37,6 +51,36 @@ pub fn eval(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf], format: Pol
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+/// A policy violation for the store: the rule is the package, the entity what was evaluated.
+pub fn new_finding(v: &Violation, now_ns: i64) -> tripline_store::NewFinding {
+    use tripline_event::Priority;
+    let priority = match v.severity.to_ascii_lowercase().as_str() {
+        "critical" => Priority::Critical,
+        "high" => Priority::Error,
+        "medium" => Priority::Warning,
+        "low" => Priority::Notice,
+        _ => Priority::Informational,
+    };
+    let mut fields = serde_json::Map::new();
+    fields.insert("policy.package".into(), v.package.clone().into());
+    fields.insert("policy.rule".into(), v.rule.clone().into());
+    fields.insert("policy.subject".into(), v.subject.clone().into());
+    fields.insert("details".into(), v.details.clone());
+    tripline_store::NewFinding {
+        kind: tripline_store::Kind::Policy,
+        rule: v.package.clone(),
+        priority,
+        source: "policy".into(),
+        time_ns: now_ns,
+        hostname: String::new(),
+        entity: v.subject.clone(),
+        message: v.msg.clone(),
+        fields,
+        tags: vec!["policy".into(), v.rule.clone()],
+        location: None,
     }
 }
 

@@ -245,6 +245,32 @@ fn policy_eval_from_the_command_line() {
     assert!(results
         .iter()
         .any(|r| r["msg"] == "Subject: ServiceAccount-web can read secrets"));
+    // With a store, every violation is kept as a policy finding the gate can read.
+    let sdir = tempfile::tempdir().unwrap();
+    let store = sdir.path().join("s.db").display().to_string();
+    let out = tripline(&[
+        "policy",
+        "eval",
+        "--input",
+        &format!("{k}/live.json"),
+        "--store",
+        &store,
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let mut db = tripline_store::Store::open(&store).unwrap();
+    let stored = db
+        .query(&tripline_store::Query {
+            kind: Some(tripline_store::Kind::Policy),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    let counted: i64 = stored.iter().map(|f| f.count).sum();
+    assert_eq!(counted as usize, results.len(), "every violation is stored");
+    assert!(stored
+        .iter()
+        .any(|f| f.rule == "tripline.kubernetes.pss.baseline"
+            && f.message == "Deployment shop/web: container web is privileged"));
     let out = tripline(&[
         "policy",
         "eval",
