@@ -21,6 +21,7 @@ pub mod collect;
 pub mod compare;
 pub mod contract;
 pub mod k8s;
+pub mod k8s_live;
 pub mod learn;
 pub mod report;
 pub mod restore;

@@ -7,14 +7,12 @@
 //! is about a pod.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 use serde_json::{json, Map, Value};
 
 /// The label that marks isolated pods, selected by the namespace's deny-all policy.
@@ -37,19 +35,7 @@ pub enum K8sAction {
     NetworkIsolate,
 }
 
-/// Which cluster to talk to.
-///
-/// ```
-/// let c = tripline_respond::kubernetes::Cluster::default();
-/// assert!(c.kubeconfig.is_none()); // $KUBECONFIG, ~/.kube/config or in-cluster
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cluster {
-    /// Kubeconfig file; `None` infers it as kubectl does.
-    pub kubeconfig: Option<PathBuf>,
-    /// Context in it; `None` for the current one.
-    pub context: Option<String>,
-}
+pub use tripline_drift::k8s_live::Cluster;
 
 /// The pod a finding is about, `(namespace, name)`.
 ///
@@ -89,7 +75,7 @@ pub fn run(
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async {
-        let client = client(cluster).await?;
+        let client = tripline_drift::k8s_live::client(cluster).await?;
         match action {
             K8sAction::DeletePod => delete_pod(client, ns, name).await,
             K8sAction::LabelPod => label_pod(client, ns, name, labels).await,
@@ -99,33 +85,8 @@ pub fn run(
     })
 }
 
-async fn client(cluster: &Cluster) -> Result<Client, String> {
-    let options = KubeConfigOptions {
-        context: cluster.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    let config = match &cluster.kubeconfig {
-        Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None if cluster.context.is_some() => Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| format!("kubeconfig: {e}"))?,
-        None => Config::infer()
-            .await
-            .map_err(|e| format!("no cluster configured (kubeconfig or in-cluster): {e}"))?,
-    };
-    Client::try_from(config).map_err(|e| format!("kubernetes client: {e}"))
-}
-
 fn api_err(what: &str, e: kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{what}: {} ({})", s.message, s.code),
-        e => format!("{what}: {e}"),
-    }
+    tripline_drift::k8s_live::api_error(what, e)
 }
 
 async fn delete_pod(client: Client, ns: &str, name: &str) -> Result<String, String> {

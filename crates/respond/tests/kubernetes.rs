@@ -3,99 +3,25 @@
 //! action sends, the bearer token from the kubeconfig, and how API errors read.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+
+use tripline_testkit::{ApiServer, Route};
 
 use tripline_respond::kubernetes::{run, Cluster, K8sAction};
 
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    content_type: String,
-    authorization: String,
-    body: String,
-}
-
-/// (method, path without query) → (status, recorded file).
+/// (method, path, status, recorded file).
 type Routes = Vec<(&'static str, &'static str, u16, &'static str)>;
 
-/// Serves `routes` on 127.0.0.1; returns the kubeconfig to reach it and the request log.
-fn api_server(dir: &Path, routes: Routes) -> (PathBuf, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
+/// Serves `routes` from `tests/k8s-api/`; returns the kubeconfig to reach it and the server.
+fn api_server(dir: &Path, routes: Routes) -> (PathBuf, ApiServer) {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/k8s-api");
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let routes = routes.clone();
-            let seen = seen.clone();
-            let fixtures = fixtures.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut out = conn;
-                // Keep-alive: answer requests until the client closes.
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_string();
-                    let target = parts.next().unwrap_or("").to_string();
-                    let (mut len, mut ctype, mut auth) = (0usize, String::new(), String::new());
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        let (k, v) = h.split_once(':').unwrap();
-                        match k.to_ascii_lowercase().as_str() {
-                            "content-length" => len = v.trim().parse().unwrap(),
-                            "content-type" => ctype = v.trim().to_string(),
-                            "authorization" => auth = v.trim().to_string(),
-                            _ => {}
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    let path = target.split('?').next().unwrap().to_string();
-                    seen.lock().unwrap().push(Request {
-                        method: method.clone(),
-                        path: path.clone(),
-                        content_type: ctype,
-                        authorization: auth,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
-                    let (status, text) = routes
-                        .iter()
-                        .find(|(m, p, _, _)| *m == method && *p == path)
-                        .map(|(_, _, s, f)| (*s, std::fs::read_to_string(fixtures.join(f)).unwrap()))
-                        .unwrap_or((404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","code":404}"#.into()));
-                    let _ = write!(
-                        out,
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                }
-            });
-        }
-    });
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: recorded\n  cluster:\n    server: http://127.0.0.1:{port}\nusers:\n- name: responder\n  user:\n    token: s3cret-test-token\ncontexts:\n- name: recorded\n  context:\n    cluster: recorded\n    user: responder\n    namespace: default\ncurrent-context: recorded\n"
-        ),
-    )
-    .unwrap();
-    (kubeconfig, log)
+    let server = ApiServer::start(
+        routes
+            .into_iter()
+            .map(|(m, p, s, f)| Route::file(m, p, s, fixtures.join(f)))
+            .collect(),
+    );
+    (server.kubeconfig(dir, "s3cret-test-token"), server)
 }
 
 fn cluster(kubeconfig: PathBuf) -> Cluster {
@@ -123,7 +49,7 @@ fn delete_pod() {
     )
     .unwrap();
     assert_eq!(text, "deleted pod shop/web-7d9f8b6c5-x2x9q");
-    let log = log.lock().unwrap();
+    let log = log.requests();
     assert_eq!(
         (log[0].method.as_str(), log[0].path.as_str()),
         ("DELETE", POD)
@@ -151,7 +77,7 @@ fn label_pod_sends_a_merge_patch() {
         text,
         "labelled pod shop/web-7d9f8b6c5-x2x9q quarantine=true"
     );
-    let log = log.lock().unwrap();
+    let log = log.requests();
     assert_eq!(log[0].content_type, "application/merge-patch+json");
     let body: serde_json::Value = serde_json::from_str(&log[0].body).unwrap();
     assert_eq!(
@@ -193,7 +119,7 @@ fn scale_to_zero_follows_the_pod_to_its_deployment() {
         text,
         "scaled Deployment shop/web to 0 replicas (had 3), the controller of pod web-7d9f8b6c5-x2x9q"
     );
-    let log = log.lock().unwrap();
+    let log = log.requests();
     let calls: Vec<_> = log
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
@@ -230,7 +156,7 @@ fn network_isolate_creates_the_policy_once_and_labels_the_pod() {
     )
     .unwrap();
     assert!(text.starts_with("isolated pod shop/web-7d9f8b6c5-x2x9q: labelled tripline.dev/isolated=true, selected by the deny-all NetworkPolicy shop/tripline-isolate (created)"), "{text}");
-    let log = log.lock().unwrap();
+    let log = log.requests();
     let policy: serde_json::Value = serde_json::from_str(&log[0].body).unwrap();
     assert_eq!(
         policy["spec"]["policyTypes"],
@@ -402,7 +328,7 @@ fn an_approved_action_from_the_store_deletes_the_findings_pod() {
     assert_eq!(done.len(), 1);
     assert!(done[0].ok, "{done:?}");
     assert_eq!(done[0].text, "deleted pod shop/web-7d9f8b6c5-x2x9q");
-    assert_eq!(log.lock().unwrap()[0].method, "DELETE");
+    assert_eq!(log.requests()[0].method, "DELETE");
     let audit = store.actions(None, 10).unwrap();
     assert_eq!(audit[0].status, tripline_store::actions::Status::Done);
     assert_eq!(

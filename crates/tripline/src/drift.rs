@@ -225,6 +225,8 @@ pub struct K8sInputs {
     pub ignore: Option<PathBuf>,
     /// Kubernetes audit logs, to name who changed each drifted object.
     pub audit: Vec<PathBuf>,
+    /// Read the live objects from this cluster's API server (as well as any dumps).
+    pub cluster: Option<tripline_drift::k8s_live::Cluster>,
 }
 
 /// Kubernetes drift; returns the exit code like [`drift`].
@@ -232,7 +234,10 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
     use tripline_drift::k8s;
     let run = || -> Result<Vec<tripline_drift::compare::Finding>, String> {
         let desired = k8s::load(&inputs.manifests, &inputs.namespace).map_err(|e| e.to_string())?;
-        let live = k8s::load(&inputs.live, &inputs.namespace).map_err(|e| e.to_string())?;
+        let mut live = k8s::load(&inputs.live, &inputs.namespace).map_err(|e| e.to_string())?;
+        if let Some(cluster) = &inputs.cluster {
+            live.extend(tripline_drift::k8s_live::fetch(&desired, cluster)?);
+        }
         let ignore: Vec<k8s::IgnoreRule> = match &inputs.ignore {
             Some(p) => {
                 let text =

@@ -500,11 +500,22 @@ struct DriftArgs {
     contract: Option<PathBuf>,
     /// Kubernetes: desired manifests, files or directories (as helm template / kustomize build
     /// render them). Repeatable.
-    #[arg(long, requires = "live")]
+    #[arg(long)]
     manifests: Vec<PathBuf>,
     /// Kubernetes: live objects, `kubectl get -o json` dumps. Repeatable.
     #[arg(long)]
     live: Vec<PathBuf>,
+    /// Kubernetes: read the live objects from the cluster's API server (every kind the
+    /// manifests declare, in their namespaces), with --kubeconfig/--context or as kubectl
+    /// would ($KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long)]
+    live_cluster: bool,
+    /// Kubernetes: kubeconfig file for --live-cluster.
+    #[arg(long, requires = "live_cluster")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubernetes: kubeconfig context for --live-cluster.
+    #[arg(long, requires = "live_cluster")]
+    context: Option<String>,
     /// Kubernetes: namespace of manifests that name none.
     #[arg(long, default_value = "default")]
     namespace: String,
@@ -872,6 +883,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
+            if args.contract.is_none() && args.live.is_empty() && !args.live_cluster {
+                return usage(
+                    "--manifests needs the live side: --live kubectl-dump.json or --live-cluster"
+                        .into(),
+                );
+            }
             let act_cfg = args.act.config(false, "drift")?;
             Ok(ExitCode::from(match &args.contract {
                 Some(contract) => {
@@ -884,6 +901,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         namespace: args.namespace,
                         ignore: args.ignore,
                         audit: args.audit,
+                        cluster: args
+                            .live_cluster
+                            .then(|| tripline_drift::k8s_live::Cluster {
+                                kubeconfig: args.kubeconfig.clone(),
+                                context: args.context.clone(),
+                            }),
                     },
                     format,
                 ),
