@@ -211,6 +211,10 @@ pub struct IgnoreRule {
     /// jq-like paths (`.spec.template.spec.containers[].image`).
     #[serde(default)]
     pub jq_path_expressions: Vec<String>,
+    /// Field managers (`kube-controller-manager`, an HPA, an operator) whose fields, as the
+    /// live object's `managedFields` records them, are not drift.
+    #[serde(default)]
+    pub managed_fields_managers: Vec<String>,
 }
 
 impl IgnoreRule {
@@ -237,17 +241,65 @@ impl IgnoreRule {
             }
             s
         };
-        let under = |prefix: &str| {
-            path == prefix
-                || path.starts_with(&format!("{prefix}."))
-                || path.starts_with(&format!("{prefix}["))
-        };
-        self.json_pointers.iter().any(|p| under(&dotted(p)))
+        self.json_pointers.iter().any(|p| under(path, &dotted(p)))
             || self
                 .jq_path_expressions
                 .iter()
-                .any(|e| under(&e.replace("[*]", "[]")))
+                .any(|e| under(path, &e.replace("[*]", "[]")))
     }
+}
+
+/// The fields the `managers` own in a live object, in our dotted form (`.spec.replicas`,
+/// `.spec.template.spec.containers[].image`), from its `metadata.managedFields` (`FieldsV1`:
+/// `f:NAME` a field, `k:{...}`/`v:...` a list item, `.` the node itself).
+///
+/// ```
+/// let live = serde_json::json!({"metadata": {"managedFields": [{"manager": "hpa", "fieldsType": "FieldsV1",
+///     "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}});
+/// assert_eq!(tripline_drift::k8s::managed_paths(&live, &["hpa".into()]), [".spec.replicas"]);
+/// ```
+pub fn managed_paths(live: &Value, managers: &[String]) -> Vec<String> {
+    fn walk(node: &Value, path: &str, out: &mut Vec<String>) {
+        let Some(m) = node.as_object() else { return };
+        if m.is_empty() {
+            out.push(path.to_string());
+            return;
+        }
+        for (k, v) in m {
+            if let Some(name) = k.strip_prefix("f:") {
+                walk(v, &format!("{path}.{name}"), out);
+            } else if k.starts_with("k:") || k.starts_with("v:") || k.starts_with("i:") {
+                walk(v, &format!("{path}[]"), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if managers.is_empty() {
+        return out;
+    }
+    for entry in live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+        if managers.iter().any(|m| m == manager) {
+            if let Some(f) = entry.get("fieldsV1") {
+                walk(f, "", &mut out);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether `path` is `prefix` or below it.
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || path.starts_with(&format!("{prefix}."))
+        || path.starts_with(&format!("{prefix}["))
 }
 
 /// `{key: value}`.
@@ -557,7 +609,14 @@ pub fn drift(
                 }
             }
         }
-        diffs.retain(|x| !rules.iter().any(|r| r.ignores(&x.path)));
+        let managers: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.managed_fields_managers.iter().cloned())
+            .collect();
+        let managed = managed_paths(l, &managers);
+        diffs.retain(|x| {
+            !rules.iter().any(|r| r.ignores(&x.path)) && !managed.iter().any(|m| under(&x.path, m))
+        });
         if diffs.is_empty() {
             continue;
         }

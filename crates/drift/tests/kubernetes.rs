@@ -151,3 +151,67 @@ fn malformed_manifest_names_file_and_line() {
         "{e}"
     );
 }
+
+#[test]
+fn managed_fields_managers_own_their_fields() {
+    let desired = load(&[fixture("manifests")], "default").unwrap();
+    let mut live = load(&[fixture("live.json")], "default").unwrap();
+    let key = live
+        .keys()
+        .find(|k| k.kind == "Deployment" && k.name == "web")
+        .unwrap()
+        .clone();
+    // The HPA (through kube-controller-manager, on the scale subresource) set replicas, and a
+    // rollout controller owns the web container's image, as `managedFields` records them.
+    let d = live.get_mut(&key).unwrap();
+    d["spec"]["replicas"] = 7.into();
+    d["metadata"]["managedFields"] = serde_json::json!([
+        {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
+         "time": "2026-11-24T02:00:00Z", "fieldsType": "FieldsV1", "subresource": "scale",
+         "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "rollouts-controller", "operation": "Update", "apiVersion": "apps/v1",
+         "time": "2026-11-24T02:00:00Z", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+             "k:{\"name\":\"web\"}": {".": {}, "f:image": {}}}}}}}}
+    ]);
+    let evidence = |ignore: &[IgnoreRule]| -> Vec<String> {
+        let f = drift(&desired, &live, ignore, &[]);
+        get(&f, "Deployment shop/web").evidence.clone()
+    };
+    let all = evidence(&[]);
+    assert!(
+        all.iter().any(|e| e.starts_with(".spec.replicas")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|e| e.contains("containers[].image")),
+        "{all:?}"
+    );
+
+    let rules: Vec<IgnoreRule> = serde_yaml::from_str(
+        "- group: apps\n  kind: Deployment\n  managedFieldsManagers: [kube-controller-manager]\n",
+    )
+    .unwrap();
+    let some = evidence(&rules);
+    assert!(
+        !some.iter().any(|e| e.starts_with(".spec.replicas")),
+        "{some:?}"
+    );
+    assert!(
+        some.iter().any(|e| e.contains("containers[].image")),
+        "{some:?}"
+    );
+    // The privileged container is still drift: no manager owns it.
+    assert!(some.iter().any(|e| e.contains("privileged")), "{some:?}");
+
+    let rules: Vec<IgnoreRule> = serde_yaml::from_str(
+        "- kind: Deployment\n  managedFieldsManagers: [kube-controller-manager, rollouts-controller]\n",
+    )
+    .unwrap();
+    let fewer = evidence(&rules);
+    assert!(
+        !fewer.iter().any(|e| e.contains("containers[].image")),
+        "{fewer:?}"
+    );
+    assert!(fewer.iter().any(|e| e.contains("privileged")), "{fewer:?}");
+}
