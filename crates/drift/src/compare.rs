@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::collect::{FileFacts, Snapshot};
-use crate::contract::{Contract, State};
+use crate::contract::{Contract, PackageRule, State};
 
 /// How bad a difference is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -172,28 +172,14 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
             &mut out,
         );
     }
-    if let Some(rules) = &spec.packages {
-        let live = s.packages.iter().map(|(n, v)| (n.clone(), v));
-        keyed(
-            "packages",
-            live,
-            rules,
-            |r, k, _| r.name == *k,
-            None,
-            |r| r.name.clone(),
-            |r| r.state,
-            |r, v| match &r.version {
-                Some(want) if want != v => vec![format!("version: declared {want}, live {v}")],
-                _ => Vec::new(),
-            },
-            |change, _, _, _| match change {
-                Change::Forbidden => Severity::High,
-                Change::Changed => Severity::Low,
-                _ => Severity::Medium,
-            },
-            |_| Vec::new(),
-            &mut out,
-        );
+    for (section, rules, live) in [
+        ("packages", &spec.packages, &s.packages),
+        ("pythonPackages", &spec.python_packages, &s.python_packages),
+        ("npmPackages", &spec.npm_packages, &s.npm_packages),
+    ] {
+        if let Some(rules) = rules {
+            packages(section, rules, live, &mut out);
+        }
     }
     if let Some(rules) = &spec.authorized_keys {
         let live = s
@@ -733,12 +719,44 @@ fn sysctl_severity(name: &str, live: &str) -> Severity {
     }
 }
 
+/// Installed packages against their rules: a forbidden one is high, a new or missing one
+/// medium, another version low.
+fn packages(
+    section: &'static str,
+    rules: &[PackageRule],
+    live: &std::collections::BTreeMap<String, String>,
+    out: &mut Vec<Finding>,
+) {
+    keyed(
+        section,
+        live.iter().map(|(n, v)| (n.clone(), v)),
+        rules,
+        |r, k, _| r.name == *k,
+        None,
+        |r| r.name.clone(),
+        |r| r.state,
+        |r, v| match &r.version {
+            Some(want) if want != v => vec![format!("version: declared {want}, live {v}")],
+            _ => Vec::new(),
+        },
+        |change, _, _, _| match change {
+            Change::Forbidden => Severity::High,
+            Change::Changed => Severity::Low,
+            _ => Severity::Medium,
+        },
+        |_| Vec::new(),
+        out,
+    );
+}
+
 fn hint(section: &str, change: Change) -> String {
     let what = match section {
         "files" => "file",
         "users" => "account",
         "groups" => "group",
         "packages" => "package",
+        "pythonPackages" => "Python package",
+        "npmPackages" => "npm package",
         "authorizedKeys" => "SSH key",
         "sudoers" => "sudoers rule",
         "cron" => "cron entry",

@@ -95,6 +95,13 @@ pub struct Spec {
     /// dpkg packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<PackageRule>>,
+    /// Python distributions installed in the system's and `/opt` site trees (names
+    /// normalised as pip does: `pyyaml`, `typing-extensions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_packages: Option<Vec<PackageRule>>,
+    /// npm packages installed globally or in `/opt/*`, `/srv/*` applications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub npm_packages: Option<Vec<PackageRule>>,
     /// SSH keys in `authorized_keys`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_keys: Option<Vec<KeyRule>>,

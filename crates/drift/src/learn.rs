@@ -62,6 +62,8 @@ pub fn learn(snap: &Snapshot, name: &str, watch: &[String]) -> Contract {
                 })
                 .collect(),
         ),
+        python_packages: Some(package_rules(&snap.python_packages)),
+        npm_packages: Some(package_rules(&snap.npm_packages)),
         authorized_keys: Some(
             snap.authorized_keys
                 .iter()
@@ -171,4 +173,14 @@ pub fn keep_sources(
         f.source = Some(dest.display().to_string());
     }
     Ok(copied)
+}
+
+fn package_rules(m: &std::collections::BTreeMap<String, String>) -> Vec<PackageRule> {
+    m.iter()
+        .map(|(n, v)| PackageRule {
+            name: n.clone(),
+            version: Some(v.clone()),
+            state: State::Required,
+        })
+        .collect()
 }

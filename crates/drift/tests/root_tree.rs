@@ -337,3 +337,83 @@ fn published_json_schema_is_current() {
     assert_eq!(published["title"], "Contract");
     assert!(published["definitions"]["FileRule"]["properties"]["sha256"].is_object());
 }
+
+/// Python and npm packages in an image: learned with their versions (pip names normalised),
+/// then a new package, an upgrade and a removal are each found.
+#[test]
+fn python_and_npm_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    prepare(root);
+    let site = "/usr/local/lib/python3.11/site-packages";
+    write(
+        root,
+        &format!("{site}/PyYAML-6.0.1.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.1\nSummary: YAML parser\n\nName: not-a-header\n",
+    );
+    write(
+        root,
+        &format!("{site}/typing_extensions-4.9.0.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: typing_extensions\nVersion: 4.9.0\n",
+    );
+    write(
+        root,
+        "/opt/app/venv/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n",
+    );
+    write(
+        root,
+        "/usr/lib/node_modules/npm/package.json",
+        r#"{"name": "npm", "version": "9.2.0", "dependencies": {}}"#,
+    );
+    write(
+        root,
+        "/opt/web/node_modules/@acme/ui/package.json",
+        r#"{"name": "@acme/ui", "version": "1.4.0"}"#,
+    );
+    let opts = options(root);
+    let snap = collect(&opts);
+    assert_eq!(
+        snap.python_packages
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect::<Vec<_>>(),
+        ["pyyaml 6.0.1", "requests 2.31.0", "typing-extensions 4.9.0"]
+    );
+    assert_eq!(
+        snap.npm_packages
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect::<Vec<_>>(),
+        ["@acme/ui 1.4.0", "npm 9.2.0"]
+    );
+    let c = learn(&snap, "web-1", &opts.include);
+    assert!(compare(&c, &snap).is_empty());
+
+    // A dropped-in package, an upgrade, a removal.
+    write(
+        root,
+        &format!("{site}/evil_helper-0.1.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: evil_helper\nVersion: 0.1\n",
+    );
+    std::fs::remove_dir_all(root.join(&format!("{site}/PyYAML-6.0.1.dist-info")[1..])).unwrap();
+    write(
+        root,
+        &format!("{site}/PyYAML-6.0.2.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.2\n",
+    );
+    std::fs::remove_dir_all(root.join("opt/web/node_modules/@acme")).unwrap();
+    let f = compare(&c, &collect(&opts));
+    let got: Vec<String> = f
+        .iter()
+        .map(|x| format!("{} {:?} {} {:?}", x.section, x.change, x.item, x.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "npmPackages Missing @acme/ui Medium",
+            "pythonPackages Added evil-helper Medium",
+            "pythonPackages Changed pyyaml Low",
+        ]
+    );
+}

@@ -38,6 +38,12 @@ pub struct Snapshot {
     pub groups: BTreeMap<String, Group>,
     /// dpkg packages that are installed, name → version.
     pub packages: BTreeMap<String, String>,
+    /// Python distributions (pip-normalised name → version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub python_packages: BTreeMap<String, String>,
+    /// npm packages (name → version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub npm_packages: BTreeMap<String, String>,
     /// Keys in `~/.ssh/authorized_keys` of every account.
     pub authorized_keys: BTreeSet<AuthorizedKey>,
     /// Rules of /etc/sudoers and /etc/sudoers.d/*.
@@ -161,6 +167,8 @@ pub fn collect(opts: &Options) -> Snapshot {
     };
     accounts::collect(opts, &mut snap);
     packages::collect(opts, &mut snap);
+    packages::collect_python(opts, &mut snap);
+    packages::collect_npm(opts, &mut snap);
     system::collect(opts, &mut snap);
     network::collect(opts, &mut snap);
     files::collect(opts, &mut snap);
