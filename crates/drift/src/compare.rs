@@ -181,6 +181,31 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
             packages(section, rules, live, &mut out);
         }
     }
+    if let Some(rules) = &spec.images {
+        keyed(
+            "images",
+            s.images.iter().map(|(i, d)| (i.clone(), d)),
+            rules,
+            |r, k, _| r.image == *k,
+            None,
+            |r| r.image.clone(),
+            |r| r.state,
+            |r, live: &String| match &r.digest {
+                Some(want) if !live.is_empty() && want != live => {
+                    vec![format!("digest: declared {want}, live {live}")]
+                }
+                _ => Vec::new(),
+            },
+            // Another image behind a declared reference, or one nobody declared, runs code
+            // the pipeline never scanned.
+            |change, _, _, _| match change {
+                Change::Missing => Severity::Medium,
+                _ => Severity::High,
+            },
+            |_| Vec::new(),
+            &mut out,
+        );
+    }
     if let Some(rules) = &spec.authorized_keys {
         let live = s
             .authorized_keys
@@ -757,6 +782,7 @@ fn hint(section: &str, change: Change) -> String {
         "packages" => "package",
         "pythonPackages" => "Python package",
         "npmPackages" => "npm package",
+        "images" => "container image",
         "authorizedKeys" => "SSH key",
         "sudoers" => "sudoers rule",
         "cron" => "cron entry",

@@ -129,6 +129,9 @@ pub struct Spec {
     /// Outbound connections seen (observed with the live sensor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<Vec<EgressRule>>,
+    /// Container images running on the host (from the container runtimes' state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageRule>>,
 }
 
 /// A program path or glob.
@@ -295,6 +298,21 @@ pub struct ListenerRule {
     /// Process name; absent = any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
+    /// required, allowed or forbidden.
+    #[serde(default, skip_serializing_if = "State::is_default")]
+    pub state: State,
+}
+
+/// A container image, by reference and digest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRule {
+    /// Reference as containers are started from it (`nginx:1.25.3`,
+    /// `ghcr.io/acme/api@sha256:...`).
+    pub image: String,
+    /// Image digest or id (`sha256:...`): a different image behind the same reference is drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// required, allowed or forbidden.
     #[serde(default, skip_serializing_if = "State::is_default")]
     pub state: State,

@@ -62,6 +62,16 @@ pub fn learn(snap: &Snapshot, name: &str, watch: &[String]) -> Contract {
                 })
                 .collect(),
         ),
+        images: Some(
+            snap.images
+                .iter()
+                .map(|(image, digest)| ImageRule {
+                    image: image.clone(),
+                    digest: (!digest.is_empty()).then(|| digest.clone()),
+                    state: State::Required,
+                })
+                .collect(),
+        ),
         python_packages: Some(package_rules(&snap.python_packages)),
         npm_packages: Some(package_rules(&snap.npm_packages)),
         authorized_keys: Some(

@@ -417,3 +417,55 @@ fn python_and_npm_packages() {
         ]
     );
 }
+
+/// Container images by digest, read from the runtimes' state in the root: learned, then a
+/// different image behind the same tag and an undeclared image are high.
+#[test]
+fn container_images_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    prepare(root);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../syscall/tests/runtimes");
+    let copy = |rel: &str| {
+        let to = root.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join(rel), to).unwrap();
+    };
+    let docker = "var/lib/docker/containers/3f4e1b2a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+    copy(&format!("{docker}/config.v2.json"));
+    copy(&format!("{docker}/hostconfig.json"));
+    let opts = options(root);
+    let snap = collect(&opts);
+    assert_eq!(
+        snap.images.get("nginx:1.25.3").map(String::as_str),
+        Some("sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6")
+    );
+    let c = learn(&snap, "web-1", &opts.include);
+    assert!(compare(&c, &snap).is_empty());
+
+    // The tag now points at another image, and a CRI-O container runs an undeclared one.
+    let cfg = root.join(docker).join("config.v2.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "sha256:a8758716bb6aa4d90071160d27028fe4eaee7ce8166221a97d30440c8eac2be6",
+        "sha256:badbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbad0",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    copy("run/containers/storage/overlay-containers/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0/userdata/config.json");
+    let f = compare(&c, &collect(&opts));
+    let got: Vec<String> = f
+        .iter()
+        .map(|x| format!("{} {:?} {} {:?}", x.section, x.change, x.item, x.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "images Changed nginx:1.25.3 High",
+            "images Added quay.io/prometheus/prometheus:v2.48.0 High",
+        ]
+    );
+    let changed = find(&f, "images", "nginx:1.25.3");
+    assert!(
+        changed.evidence[0].starts_with("digest: declared sha256:a875"),
+        "{changed:?}"
+    );
+}

@@ -115,6 +115,56 @@ impl RuntimeDirs {
             .or_else(|| self.containers_storage(full_id))
     }
 
+    /// Every container the runtimes keep state for (running ones for docker, containerd and
+    /// CRI-O; podman's storage also lists stopped ones), by full id, sorted.
+    pub fn containers(&self) -> Vec<(String, ContainerInfo)> {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut names = |dir: PathBuf| {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                ids.insert(e.file_name().to_string_lossy().into_owned());
+            }
+        };
+        names(self.path("/var/lib/docker/containers"));
+        for ns in std::fs::read_dir(self.path("/run/containerd/io.containerd.runtime.v2.task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            names(ns.path());
+        }
+        names(self.path("/run/containers/storage/overlay-containers"));
+        for dir in [
+            "/var/lib/containers/storage/overlay-containers",
+            "/run/containers/storage/overlay-containers",
+        ] {
+            if let Some(list) = read_json(&self.path(dir).join("containers.json")) {
+                for c in list.as_array().into_iter().flatten() {
+                    if let Some(id) = c.get("id").and_then(Value::as_str) {
+                        ids.insert(id.to_string());
+                    }
+                }
+            }
+        }
+        ids.into_iter()
+            .filter_map(|id| {
+                let info = self.lookup(&id)?;
+                let running = info.runtime != "docker" || self.docker_running(&id);
+                running.then_some((id, info))
+            })
+            .collect()
+    }
+
+    fn docker_running(&self, id: &str) -> bool {
+        read_json(
+            &self
+                .path("/var/lib/docker/containers")
+                .join(id)
+                .join("config.v2.json"),
+        )
+        .and_then(|c| c.pointer("/State/Running").and_then(Value::as_bool))
+        .unwrap_or(false)
+    }
+
     fn docker(&self, id: &str) -> Option<ContainerInfo> {
         let dir = self.path("/var/lib/docker/containers").join(id);
         let config = read_json(&dir.join("config.v2.json"))?;

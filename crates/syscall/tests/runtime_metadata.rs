@@ -165,3 +165,29 @@ fn captures_never_read_this_machines_runtimes() {
     let got = fields_of_exec(&mut s, &format!("docker-{DOCKER}.scope"));
     assert_eq!(got[1], "container.name=<NA>");
 }
+
+#[test]
+fn every_container_the_runtimes_know() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/runtimes");
+    let all = RuntimeDirs::under(root).containers();
+    let got: Vec<String> = all
+        .iter()
+        .map(|(id, c)| {
+            format!(
+                "{} {} {}",
+                &id[..12],
+                c.runtime,
+                c.image.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "0f1e2d3c4b5a cri-o quay.io/prometheus/prometheus:v2.48.0",
+            "3f4e1b2a9c8d docker nginx:1.25.3",
+            "5e5e5e5e5e5e podman docker.io/library/postgres:16",
+            "a1b2c3d4e5f6 containerd ghcr.io/acme/controller:v0.14.2",
+        ]
+    );
+}

@@ -44,6 +44,10 @@ pub struct Snapshot {
     /// npm packages (name → version).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub npm_packages: BTreeMap<String, String>,
+    /// Images of the containers the runtimes run: reference → digest or image id (empty
+    /// when the runtime records neither).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     /// Keys in `~/.ssh/authorized_keys` of every account.
     pub authorized_keys: BTreeSet<AuthorizedKey>,
     /// Rules of /etc/sudoers and /etc/sudoers.d/*.
@@ -159,6 +163,22 @@ impl Options {
     }
 }
 
+/// Images of running containers, from the runtimes' state under the root.
+fn images(opts: &Options, snap: &mut Snapshot) {
+    let dirs = tripline_syscall::runtime::RuntimeDirs::under(&opts.root);
+    for (_, c) in dirs.containers() {
+        let Some(image) = c.image.clone() else {
+            continue;
+        };
+        let digest = c
+            .image_digest()
+            .map(str::to_string)
+            .or(c.image_id.clone())
+            .unwrap_or_default();
+        snap.images.insert(image, digest);
+    }
+}
+
 /// Reads everything.
 pub fn collect(opts: &Options) -> Snapshot {
     let mut snap = Snapshot {
@@ -172,5 +192,6 @@ pub fn collect(opts: &Options) -> Snapshot {
     system::collect(opts, &mut snap);
     network::collect(opts, &mut snap);
     files::collect(opts, &mut snap);
+    images(opts, &mut snap);
     snap
 }
