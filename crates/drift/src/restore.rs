@@ -75,7 +75,15 @@ pub fn restore(
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let live = std::fs::symlink_metadata(&target).ok();
     let backup = match &live {
-        Some(m) if m.is_file() => Some(back_up(&target, backup_dir)?),
+        Some(m) if m.is_file() => Some(
+            keep(
+                &target,
+                backup_dir,
+                Keep::Copy,
+                "replaced by restore from the contract's source",
+            )?
+            .0,
+        ),
         Some(m) if m.is_dir() => {
             return Err(format!(
                 "{}: is a directory; not replaced",
@@ -164,24 +172,42 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("source {}: {e}", path.display()))
 }
 
-fn back_up(target: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let data = std::fs::read(target).map_err(|e| format!("{}: {e}", target.display()))?;
+/// How [`keep`] puts a file into the quarantine directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Copy it; the original stays (a drifted file about to be replaced).
+    Copy,
+    /// Move it; the original is gone (a file that must not run or be read).
+    Move,
+}
+
+/// Keeps `path` in `dir` (made 0700) as `SHA256-NAME`, mode 0400, with a JSON record
+/// (`original`, `sha256`, `bytes`, `reason`) beside it; returns where it went and its SHA-256.
+pub fn keep(path: &Path, dir: &Path, how: Keep, reason: &str) -> Result<(PathBuf, String), String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let sha = hex(&Sha256::digest(&data));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    let name = target
+    let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let dest = dir.join(format!("{sha}-{name}"));
-    std::fs::write(&dest, &data).map_err(|e| format!("{}: {e}", dest.display()))?;
+    // A move within one filesystem is a rename: the file leaves its path at once.
+    let moved = how == Keep::Move && std::fs::rename(path, &dest).is_ok();
+    if !moved {
+        std::fs::write(&dest, &data).map_err(|e| format!("{}: {e}", dest.display()))?;
+        if how == Keep::Move {
+            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
     let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o400));
-    let record = serde_json::json!({"original": target, "sha256": sha, "bytes": data.len(),
-                                    "reason": "replaced by restore from the contract's source"});
+    let record = serde_json::json!({"original": path, "sha256": sha, "bytes": data.len(),
+                                    "reason": reason});
     let mut rec = dest.clone().into_os_string();
     rec.push(".json");
     std::fs::write(&rec, record.to_string()).map_err(|e| e.to_string())?;
-    Ok(dest)
+    Ok((dest, sha))
 }
 
 /// The numeric id of `name` in the root's passwd or group file.

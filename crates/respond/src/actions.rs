@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tripline_store::actions::Status;
 use tripline_store::{NewFinding, Store, StoredFinding};
 
@@ -342,31 +341,10 @@ fn signal(pid: i32, group: bool) -> Result<i32, String> {
 
 /// Moves a file into `dir` as `SHA256-NAME`, mode 0400, and writes the hash record beside it.
 pub fn quarantine(path: &Path, dir: &Path) -> Result<String, String> {
-    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let hash: String = Sha256::digest(&data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let dest = dir.join(format!("{hash}-{name}"));
-    if std::fs::rename(path, &dest).is_err() {
-        // Another filesystem: copy, then remove the original.
-        std::fs::write(&dest, &data).map_err(|e| format!("{}: {e}", dest.display()))?;
-        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    let _ = std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o400));
-    let record = serde_json::json!({"original": path, "sha256": hash, "bytes": data.len()});
-    let mut rec_path = dest.clone().into_os_string();
-    rec_path.push(".json");
-    std::fs::write(&rec_path, record.to_string()).map_err(|e| e.to_string())?;
+    use tripline_drift::restore::{keep, Keep};
+    let (dest, sha) = keep(path, dir, Keep::Move, "quarantined by a rule's action")?;
     Ok(format!(
-        "moved {} to {} (sha256 {hash})",
+        "moved {} to {} (sha256 {sha})",
         path.display(),
         dest.display()
     ))
