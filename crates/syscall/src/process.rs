@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::container;
 use crate::fd::{Fd, FdKind, FdTable};
+use crate::proc_net::SocketCache;
 
 /// Most processes tracked; beyond this new processes are not added (and counted).
 pub const MAX_PROCESSES: usize = 1 << 17;
@@ -70,6 +71,15 @@ impl Process {
     /// Reads a live process from `/proc` (used at start and for processes first seen mid-flight).
     /// `boot_epoch_ns` converts boot-relative start times to epoch time.
     pub fn from_proc(pid: u32, boot_epoch_ns: u64) -> Option<Process> {
+        Process::from_proc_with(pid, boot_epoch_ns, &mut SocketCache::default())
+    }
+
+    /// [`Process::from_proc`] sharing the socket tables of network namespaces already read.
+    pub fn from_proc_with(
+        pid: u32,
+        boot_epoch_ns: u64,
+        sockets: &mut SocketCache,
+    ) -> Option<Process> {
         let dir = format!("/proc/{pid}");
         let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
         // comm may contain spaces and parentheses: the fields start after the last ')'.
@@ -134,7 +144,7 @@ impl Process {
         }
         p.container_id =
             container::cgroup_of(pid).and_then(|c| container::full_id(&c).map(str::to_string));
-        p.fds = fds_from_proc(&dir);
+        p.fds = fds_from_proc(&dir, |inode| sockets.socket(pid, p.net_ns, inode));
         Some(p)
     }
 }
@@ -151,8 +161,8 @@ pub fn split_nul(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Open files of a live process (sockets are learned from later events).
-fn fds_from_proc(dir: &str) -> FdTable {
+/// Open files and IP sockets of a live process; `socket` resolves a socket inode.
+fn fds_from_proc(dir: &str, mut socket: impl FnMut(u64) -> Option<Fd>) -> FdTable {
     let mut table = FdTable::default();
     let Ok(entries) = std::fs::read_dir(format!("{dir}/fd")) else {
         return table;
@@ -165,7 +175,17 @@ fn fds_from_proc(dir: &str) -> FdTable {
             continue;
         };
         let target = target.to_string_lossy().into_owned();
-        if target.starts_with('/') {
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+            .and_then(|t| t.parse().ok())
+        {
+            if let Some(fd) = socket(inode) {
+                if !table.insert(num, fd) {
+                    break;
+                }
+            }
+        } else if target.starts_with('/') {
             let kind = if Path::new(&target).is_dir() {
                 FdKind::Directory
             } else {
@@ -204,10 +224,11 @@ impl ProcessTable {
     /// Seeds the table from every process in `/proc`.
     pub fn from_proc(boot_epoch_ns: u64) -> ProcessTable {
         let mut t = ProcessTable::default();
+        let mut sockets = SocketCache::default();
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for e in entries.flatten() {
                 if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse().ok()) {
-                    if let Some(p) = Process::from_proc(pid, boot_epoch_ns) {
+                    if let Some(p) = Process::from_proc_with(pid, boot_epoch_ns, &mut sockets) {
                         t.insert(p);
                     }
                 }
@@ -282,6 +303,31 @@ mod tests {
         assert!(p.exepath.starts_with('/'), "{}", p.exepath);
         assert!(p.ppid > 0);
         assert!(!p.fds.is_empty());
+    }
+
+    #[test]
+    fn sockets_open_before_the_start_get_their_addresses() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let cport = client.local_addr().unwrap().port();
+        let p = Process::from_proc(std::process::id(), 0).unwrap();
+        let fd_of = |fd: i64| p.fds.get(fd).map(|f| (f.name.clone(), f.role));
+        use std::os::fd::AsRawFd;
+        let conn = format!("127.0.0.1:{cport}->127.0.0.1:{port}");
+        assert_eq!(
+            fd_of(client.as_raw_fd() as i64),
+            Some((conn.clone(), crate::fd::Role::Client))
+        );
+        assert_eq!(
+            fd_of(server.as_raw_fd() as i64),
+            Some((conn, crate::fd::Role::Server))
+        );
+        assert_eq!(
+            fd_of(listener.as_raw_fd() as i64),
+            Some((format!("127.0.0.1:{port}"), crate::fd::Role::Server))
+        );
     }
 
     #[test]
