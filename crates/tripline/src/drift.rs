@@ -60,6 +60,8 @@ pub fn snapshot(root: &Path, include: &[String]) -> Snapshot {
 struct Watch {
     executables: std::collections::BTreeSet<String>,
     egress: std::collections::BTreeSet<(String, u16)>,
+    /// Sockets put in listening state, even ones closed again before the snapshot.
+    listeners: std::collections::BTreeSet<tripline_drift::collect::Listener>,
 }
 
 impl crate::run::RunObserver for Watch {
@@ -83,13 +85,26 @@ impl crate::run::RunObserver for Watch {
                     self.egress.insert((t.remote.to_string(), t.rport));
                 }
             }
+            Some(Kind::Listen) if ev.ret() == 0 => {
+                let Some((_, f)) = ev.fd() else { return };
+                let Some(t) = f.sock.filter(|_| f.kind.is_ip()) else {
+                    return;
+                };
+                self.listeners.insert(tripline_drift::collect::Listener {
+                    protocol: "tcp".into(),
+                    address: t.local.to_string(),
+                    port: t.lport,
+                    process: ev.process().map(|p| p.comm.clone()).unwrap_or_default(),
+                });
+            }
             _ => {}
         }
     }
 }
 
-/// Watches this machine with the live sensor for `secs` seconds and adds the programs run and
-/// the outbound connections attempted to the snapshot.
+/// Watches this machine with the live sensor for `secs` seconds and adds the programs run, the
+/// outbound connections attempted and the ports listened on (also short-lived ones) to the
+/// snapshot.
 pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
     let (rules, _) = tripline_rules::falco::load(&[], &tripline_sources::schemas());
     let cfg = crate::run::RunConfig {
@@ -103,6 +118,7 @@ pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
     crate::run::run(&rules, None, &cfg, &stop, &mut watch)?;
     snap.executables = watch.executables;
     snap.egress = watch.egress;
+    snap.listeners.extend(watch.listeners);
     snap.watched = true;
     Ok(())
 }

@@ -918,6 +918,7 @@ fn contract_watch_learns_and_detects_behaviour() {
         let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300));
     };
     let glob = format!("{}/**", d.display());
+    let brief_port = std::sync::Mutex::new(0u16);
     let watched = |args: &[&str], actions: &dyn Fn()| tripline_while(args, actions);
     let out = watched(
         &[
@@ -968,6 +969,10 @@ fn contract_watch_learns_and_detects_behaviour() {
             sh(&format!("{}/dropper", d.display()));
             connect("192.0.2.1", 8443);
             connect("198.51.100.7", 4444);
+            // A listener that is gone before the snapshot: only the sensor sees it.
+            let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+            *brief_port.lock().unwrap() = l.local_addr().unwrap().port();
+            std::thread::sleep(Duration::from_millis(300));
         },
     );
     assert_eq!(
@@ -998,6 +1003,18 @@ fn contract_watch_learns_and_detects_behaviour() {
     );
     assert!(has("executables", &format!("{}/probe", d.display())).is_none());
     assert!(has("egress", "192.0.2.1:8443").is_none());
+    let port = *brief_port.lock().unwrap();
+    let brief = findings
+        .iter()
+        .find(|f| {
+            f["section"] == "listeners"
+                && f["item"].as_str().is_some_and(|i| {
+                    let want = format!("tcp 0.0.0.0:{port}");
+                    i == want || i.starts_with(&format!("{want} ("))
+                })
+        })
+        .unwrap_or_else(|| panic!("no listener on {port}: {findings:#?}"));
+    assert_eq!(brief["severity"], "high");
 }
 
 /// `tripline run` as a user starts it: the live alert reaches the store and the API while the
