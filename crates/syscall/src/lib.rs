@@ -30,6 +30,7 @@ pub mod event;
 pub mod fd;
 pub mod input;
 pub mod names;
+pub mod overlay;
 pub mod proc_net;
 pub mod process;
 pub mod runtime;

@@ -49,6 +49,9 @@ pub struct Process {
     pub start_ns: u64,
     pub exe_ino: u64,
     pub exe_from_memfd: bool,
+    /// The program lies in its container's overlay upper directory (written after the
+    /// container started: `proc.is_exe_upper_layer`); `None` when not known.
+    pub exe_upper_layer: Option<bool>,
     /// Full container id, `None` on the host.
     pub container_id: Option<String>,
     pub mnt_ns: u32,

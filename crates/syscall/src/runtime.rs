@@ -99,6 +99,11 @@ impl RuntimeDirs {
         RuntimeDirs { root: root.into() }
     }
 
+    /// The host root the runtimes' state is read under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         self.root.join(p.trim_start_matches('/'))
     }

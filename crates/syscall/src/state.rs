@@ -74,6 +74,8 @@ pub struct State {
     runtimes: Option<RuntimeDirs>,
     /// Full container id → its runtime metadata (`None`: no runtime knows it).
     containers: HashMap<String, Option<ContainerInfo>>,
+    /// Containers' overlay upper directories, for `proc.is_exe_upper_layer`.
+    upper_dirs: crate::overlay::UpperDirs,
     boot_epoch_ns: u64,
     evt_num: u64,
     /// Whether this is the running machine: processes first seen mid-flight and exec'd working
@@ -93,6 +95,7 @@ impl State {
             cgroups: HashMap::new(),
             runtimes: Some(RuntimeDirs::host()),
             containers: HashMap::new(),
+            upper_dirs: Default::default(),
             boot_epoch_ns,
             evt_num: 0,
             live: true,
@@ -244,6 +247,19 @@ impl State {
         } else {
             argv.remove(0)
         };
+        let exepath = if e.exe_dentry.starts_with("memfd:") {
+            format!("/{} (deleted)", e.exe_dentry)
+        } else {
+            resolve_path(&cwd, &e.filename)
+        };
+        // Only containers run from overlays; the process is alive now, so its mounts are there.
+        let exe_upper_layer = match (&container_id, &self.runtimes) {
+            (Some(_), Some(dirs)) if self.live => {
+                let root = dirs.root().to_path_buf();
+                self.upper_dirs.is_upper(e.pid, e.mnt_ns, &exepath, &root)
+            }
+            _ => None,
+        };
         let mut fds = prev.map(|p| p.fds).unwrap_or_default();
         fds.retain_on_exec();
         let p = Process {
@@ -256,11 +272,8 @@ impl State {
             comm: e.comm.clone(),
             exe,
             // A memfd has no path; the kernel names it `/memfd:NAME (deleted)`, as Falco shows.
-            exepath: if e.exe_dentry.starts_with("memfd:") {
-                format!("/{} (deleted)", e.exe_dentry)
-            } else {
-                resolve_path(&cwd, &e.filename)
-            },
+            exepath,
+            exe_upper_layer,
             args: argv,
             cwd,
             uid: e.uid,

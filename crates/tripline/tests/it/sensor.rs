@@ -903,6 +903,43 @@ fn capture_round_trip_with_sysdig() {
 
 /// `contract learn --watch` allows what ran and where it connected; `drift --watch` then reports
 /// a new program in /tmp (high) and a new destination, and not what was learned.
+/// Drop and execute: in a "container" whose root is an overlay (lower: this machine's /usr),
+/// a program copied in after start lands in the upper directory and fires the upstream rule;
+/// the image's own programs do not.
+#[test]
+fn drop_and_execute_in_an_overlay_container() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path();
+    for d in ["u", "w", "m"] {
+        std::fs::create_dir_all(t.join(d)).unwrap();
+    }
+    let ctr = Container::new("docker", 11);
+    let (alerts, _) = with_agent(rules(&["falco_rules.yaml"]), RuleMatching::All, || {
+        // The programs live for a second so their mounts can be read, as a container's do.
+        let m = t.join("m");
+        let script = format!(
+            "mount -t overlay overlay -o lowerdir=/usr,upperdir={u},workdir={w} {m} \
+             && mkdir -p {m}/tmp && cp /usr/bin/sleep {m}/tmp/tl-dropped \
+             && chroot {m} /bin/sleep 1 && chroot {m} /tmp/tl-dropped 1",
+            u = t.join("u").display(),
+            w = t.join("w").display(),
+            m = m.display()
+        );
+        sh(&ctr.enter(&format!("unshare -m sh -c '{script}'")));
+    });
+    let drops = find(
+        &alerts,
+        "Drop and execute new binary in container",
+        "container.id",
+        ctr.short_id(),
+    );
+    let names: Vec<String> = drops.iter().map(|a| text(a, "proc.exepath")).collect();
+    assert_eq!(names, ["/tmp/tl-dropped"], "{alerts:#?}");
+}
+
 #[test]
 fn contract_watch_learns_and_detects_behaviour() {
     if !enabled() {
