@@ -92,6 +92,13 @@ fn options(root: &Path) -> Options {
     }
 }
 
+/// `section change item severity` per finding, in report order.
+fn summary(f: &[Finding]) -> Vec<String> {
+    f.iter()
+        .map(|x| format!("{} {:?} {} {:?}", x.section, x.change, x.item, x.severity))
+        .collect()
+}
+
 fn find<'a>(f: &'a [Finding], section: &str, item: &str) -> &'a Finding {
     f.iter()
         .find(|x| x.section == section && x.item.contains(item))
@@ -404,10 +411,7 @@ fn python_and_npm_packages() {
     );
     std::fs::remove_dir_all(root.join("opt/web/node_modules/@acme")).unwrap();
     let f = compare(&c, &collect(&opts));
-    let got: Vec<String> = f
-        .iter()
-        .map(|x| format!("{} {:?} {} {:?}", x.section, x.change, x.item, x.severity))
-        .collect();
+    let got = summary(&f);
     assert_eq!(
         got,
         [
@@ -452,10 +456,7 @@ fn container_images_by_digest() {
     std::fs::write(&cfg, text).unwrap();
     copy("run/containers/storage/overlay-containers/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0/userdata/config.json");
     let f = compare(&c, &collect(&opts));
-    let got: Vec<String> = f
-        .iter()
-        .map(|x| format!("{} {:?} {} {:?}", x.section, x.change, x.item, x.severity))
-        .collect();
+    let got = summary(&f);
     assert_eq!(
         got,
         [

@@ -32,6 +32,8 @@ fn cluster(kubeconfig: PathBuf) -> Cluster {
 }
 
 const POD: &str = "/api/v1/namespaces/shop/pods/web-7d9f8b6c5-x2x9q";
+const REPLICASET: &str = "/apis/apps/v1/namespaces/shop/replicasets/web-7d9f8b6c5";
+const SCALE: &str = "/apis/apps/v1/namespaces/shop/deployments/web/scale";
 
 #[test]
 fn delete_pod() {
@@ -93,18 +95,8 @@ fn scale_to_zero_follows_the_pod_to_its_deployment() {
         dir.path(),
         vec![
             ("GET", POD, 200, "pod-web.json"),
-            (
-                "GET",
-                "/apis/apps/v1/namespaces/shop/replicasets/web-7d9f8b6c5",
-                200,
-                "replicaset-web.json",
-            ),
-            (
-                "PATCH",
-                "/apis/apps/v1/namespaces/shop/deployments/web/scale",
-                200,
-                "scale-web.json",
-            ),
+            ("GET", REPLICASET, 200, "replicaset-web.json"),
+            ("PATCH", SCALE, 200, "scale-web.json"),
         ],
     );
     let text = run(
@@ -128,8 +120,8 @@ fn scale_to_zero_follows_the_pod_to_its_deployment() {
         calls,
         [
             format!("GET {POD}"),
-            "GET /apis/apps/v1/namespaces/shop/replicasets/web-7d9f8b6c5".into(),
-            "PATCH /apis/apps/v1/namespaces/shop/deployments/web/scale".into(),
+            format!("GET {REPLICASET}"),
+            format!("PATCH {SCALE}"),
         ]
     );
     let body: serde_json::Value = serde_json::from_str(&log[2].body).unwrap();
@@ -197,18 +189,8 @@ fn api_errors_are_explained_and_never_show_the_token() {
         dir.path(),
         vec![
             ("GET", POD, 200, "pod-web.json"),
-            (
-                "GET",
-                "/apis/apps/v1/namespaces/shop/replicasets/web-7d9f8b6c5",
-                200,
-                "replicaset-web.json",
-            ),
-            (
-                "PATCH",
-                "/apis/apps/v1/namespaces/shop/deployments/web/scale",
-                403,
-                "status-403-scale.json",
-            ),
+            ("GET", REPLICASET, 200, "replicaset-web.json"),
+            ("PATCH", SCALE, 403, "status-403-scale.json"),
             (
                 "DELETE",
                 "/api/v1/namespaces/shop/pods/gone-5c4b3a2d1-zzzzz",
