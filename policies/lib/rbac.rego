@@ -4,6 +4,8 @@ package tripline.lib.rbac
 
 import rego.v1
 
+binding_kinds := {"RoleBinding", "ClusterRoleBinding"}
+
 # The role a binding refers to: `data.tripline.roles` indexes Roles and ClusterRoles by
 # `Kind/namespace/name` (empty namespace for ClusterRoles).
 role_of(binding) := data.tripline.roles[sprintf("ClusterRole//%s", [binding.roleRef.name])] if {
@@ -34,7 +36,7 @@ grants(binding, verbs, resources, groups) := [rule |
 
 # One alert per subject of `input` (a binding) whose role grants the permission.
 alerts(verbs, resources, groups, what, severity) := {a |
-	input.kind in {"RoleBinding", "ClusterRoleBinding"}
+	input.kind in binding_kinds
 	count(grants(input, verbs, resources, groups)) > 0
 	some s in input.subjects
 	a := {

@@ -12,6 +12,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
+use serde_json::value::RawValue;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -91,19 +94,19 @@ pub fn load(paths: &[impl AsRef<Path>], default_namespace: &str) -> Result<Objec
         })?;
         // JSON (kubectl dumps) through serde_json: YAML parsers are several times slower.
         if text.trim_start().starts_with(['{', '[']) {
-            for v in serde_json::Deserializer::from_str(&text).into_iter::<Value>() {
-                let v = v.map_err(|e| LoadError {
+            for doc in serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>() {
+                let doc = doc.map_err(|e| LoadError {
                     file: name.clone(),
                     line: e.line(),
                     message: e.to_string(),
                 })?;
-                match v {
-                    Value::Array(items) => {
-                        for item in items {
-                            add(item, &name, default_namespace, &mut out)?;
-                        }
-                    }
-                    v => add(v, &name, default_namespace, &mut out)?,
+                let values = parse_json_doc(doc).map_err(|e| LoadError {
+                    file: name.clone(),
+                    line: 0,
+                    message: e.to_string(),
+                })?;
+                for v in values {
+                    add(v, &name, default_namespace, &mut out)?;
                 }
             }
             continue;
@@ -125,6 +128,32 @@ pub fn load(paths: &[impl AsRef<Path>], default_namespace: &str) -> Result<Objec
     Ok(out)
 }
 
+/// A `List` (or an array) of objects is split into its items and they are parsed in
+/// parallel: a dump of 100k objects is tens of megabytes. The syntax was checked while the
+/// document was split, so an item fails only on nesting deeper than serde_json allows.
+fn parse_json_doc(doc: &RawValue) -> serde_json::Result<Vec<Value>> {
+    #[derive(serde::Deserialize)]
+    struct ListDoc<'a> {
+        kind: Option<&'a str>,
+        #[serde(borrow)]
+        items: Option<Vec<&'a RawValue>>,
+    }
+    let items = match doc.get().trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(doc.get()).ok(),
+        _ => serde_json::from_str::<ListDoc>(doc.get())
+            .ok()
+            .filter(|l| l.kind == Some("List"))
+            .and_then(|l| l.items),
+    };
+    match items {
+        Some(items) => items
+            .par_iter()
+            .map(|item| serde_json::from_str(item.get()))
+            .collect(),
+        None => serde_json::from_str(doc.get()).map(|v| vec![v]),
+    }
+}
+
 fn collect_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     if p.is_dir() {
         if let Ok(d) = std::fs::read_dir(p) {
@@ -142,21 +171,18 @@ fn collect_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 fn add(v: Value, file: &str, default_ns: &str, out: &mut Objects) -> Result<(), LoadError> {
-    match &v {
+    let v = match v {
         Value::Null => return Ok(()),
-        Value::Object(o) if o.get("kind").and_then(Value::as_str) == Some("List") => {
-            for item in o
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                add(item.clone(), file, default_ns, out)?;
+        Value::Object(mut o) if o.get("kind").and_then(Value::as_str) == Some("List") => {
+            if let Some(Value::Array(items)) = o.remove("items") {
+                for item in items {
+                    add(item, file, default_ns, out)?;
+                }
             }
             return Ok(());
         }
-        _ => {}
-    }
+        v => v,
+    };
     let key = key_of(&v, default_ns).ok_or_else(|| LoadError {
         file: file.to_string(),
         line: 0,
@@ -302,42 +328,48 @@ fn under(path: &str, prefix: &str) -> bool {
         || path.starts_with(&format!("{prefix}["))
 }
 
-/// `{key: value}`.
-fn json_obj(key: &str, value: &Value) -> Value {
-    let mut m = Map::new();
-    m.insert(key.to_string(), value.clone());
-    Value::Object(m)
-}
+/// Metadata the API server writes: never drift.
+const SERVER_METADATA: [&str; 9] = [
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "ownerReferences",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
 
-/// Server-populated metadata and status: never drift.
-fn normalise(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("status");
-        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in [
-                "uid",
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "managedFields",
-                "selfLink",
-                "ownerReferences",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-            ] {
-                m.remove(k);
-            }
-            if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-                a.remove("deployment.kubernetes.io/revision");
-                if a.is_empty() {
-                    m.remove("annotations");
+/// Annotations tools and controllers write: never drift.
+const SERVER_ANNOTATIONS: [&str; 2] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+];
+
+/// The declared metadata (names, labels, annotations) against the live one, without the
+/// server's bookkeeping. Live-only metadata is not drift, so only declared keys are visited.
+fn diff_metadata(d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
+    let Some(dm) = d.as_object() else {
+        return diff(".metadata", d, l, out);
+    };
+    for (k, dv) in dm {
+        if SERVER_METADATA.contains(&k.as_str()) {
+            continue;
+        }
+        let lv = l.and_then(|l| l.get(k));
+        match (k.as_str(), dv.as_object()) {
+            ("annotations", Some(da)) => {
+                for (ak, av) in da {
+                    if !SERVER_ANNOTATIONS.contains(&ak.as_str()) {
+                        let path = format!(".metadata.annotations.{ak}");
+                        diff(&path, av, lv.and_then(|a| a.get(ak)), out);
+                    }
                 }
             }
+            _ => diff(&format!(".metadata.{k}"), dv, lv, out),
         }
     }
-    v
 }
 
 /// The keys that identify items of a list, by the list's name (strategic-merge keys; the
@@ -437,7 +469,7 @@ fn scalar_eq(a: &Value, b: &Value) -> bool {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    a == b || text(a) == text(b)
+    a == b || (std::mem::discriminant(a) != std::mem::discriminant(b) && text(a) == text(b))
 }
 
 /// Live-only fields that grant privilege are drift even though the manifest never set them.
@@ -585,23 +617,16 @@ pub fn drift(
             }));
             continue;
         };
-        // Live-only fields are ignored by the diff anyway; only the manifest's own metadata
-        // and status (rare in manifests) need normalising, which avoids copying live objects.
-        let d = normalise(d);
+        // Live-only fields are ignored by the diff, so neither side is copied or normalised:
+        // only declared fields are visited, skipping what the server owns.
         let mut diffs = Vec::new();
         if let (Some(dm), Some(lm)) = (d.as_object(), l.as_object()) {
             for (k, dv) in dm {
-                if k == "apiVersion" || k == "kind" {
-                    continue;
+                match k.as_str() {
+                    "apiVersion" | "kind" | "status" => {}
+                    "metadata" => diff_metadata(dv, lm.get(k), &mut diffs),
+                    _ => diff(&format!(".{k}"), dv, lm.get(k), &mut diffs),
                 }
-                if k == "metadata" {
-                    // Compare names, labels, annotations: never the server's bookkeeping.
-                    let lmeta = lm.get(k).map(|m| normalise(&json_obj("metadata", m)));
-                    let lmeta = lmeta.as_ref().and_then(|m| m.get("metadata"));
-                    diff(".metadata", dv, lmeta, &mut diffs);
-                    continue;
-                }
-                diff(&format!(".{k}"), dv, lm.get(k), &mut diffs);
             }
             if let Some(lspec) = lm.get("spec").and_then(Value::as_object) {
                 if dm.get("spec").is_none() {
@@ -613,7 +638,11 @@ pub fn drift(
             .iter()
             .flat_map(|r| r.managed_fields_managers.iter().cloned())
             .collect();
-        let managed = managed_paths(l, &managers);
+        let managed = if managers.is_empty() {
+            Vec::new()
+        } else {
+            managed_paths(l, &managers)
+        };
         diffs.retain(|x| {
             !rules.iter().any(|r| r.ignores(&x.path)) && !managed.iter().any(|m| under(&x.path, m))
         });

@@ -15,6 +15,7 @@
 //! ```
 #![warn(missing_docs)]
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
@@ -90,12 +91,24 @@ pub struct Violation {
 }
 
 /// Loaded policies.
+///
+/// Policies are compiled once to regorus's register VM (RVM) and evaluated there, one object
+/// at a time; a policy the RVM compiler does not support runs on the tree-walking interpreter
+/// instead, with the same results.
 pub struct PolicySet {
-    engine: regorus::Engine,
+    rego_v0: bool,
+    /// `(file name, text)`, in order: each evaluation thread builds its own engine from them,
+    /// because regorus values shared between threads contend on their reference counts.
+    modules: Vec<(String, String)>,
     packages: Vec<String>,
-    /// `(package, rule)` paths that exist, found on the first evaluation (asking for a rule a
-    /// package lacks is an error, and errors are not free).
-    rules: Option<Vec<(String, &'static str)>>,
+    /// The first engine: it checks each module as it is added.
+    engine: regorus::Engine,
+    /// The result rules that exist, found on the first evaluation.
+    rules: Option<Vec<ResultRule>>,
+    /// The evaluator of single inputs (snapshots), kept between calls.
+    single: Option<Evaluator>,
+    /// Never compile to the RVM (to compare the two).
+    interpreter_only: bool,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -106,16 +119,48 @@ impl std::fmt::Debug for PolicySet {
     }
 }
 
+/// The rule names collected from every package, as conftest and Gatekeeper name them.
+const RESULT_RULES: [&str; 3] = ["deny", "violation", "warn"];
+
+/// The generated package that gathers every `(package, rule)` result in one evaluation.
+const GATHER: &str = "data.tripline_gather__.results";
+
 impl PolicySet {
     /// An empty set; `rego_v0` accepts the pre-1.0 syntax (`deny[msg] { ... }`).
     pub fn new(rego_v0: bool) -> PolicySet {
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(rego_v0);
         PolicySet {
-            engine,
+            rego_v0,
+            modules: Vec::new(),
             packages: Vec::new(),
+            engine: new_engine(rego_v0),
             rules: None,
+            single: None,
+            interpreter_only: false,
         }
+    }
+
+    /// Evaluates on regorus's tree-walking interpreter only, never on the RVM (slower; the
+    /// results are the same).
+    pub fn interpreter_only(mut self, yes: bool) -> PolicySet {
+        self.interpreter_only = yes;
+        self.single = None;
+        self
+    }
+
+    /// `rvm` when the policies run compiled on regorus's register VM, else `interpreter`.
+    pub fn engine_name(&mut self) -> Result<&'static str, String> {
+        let rules = self.rules()?;
+        let e = Evaluator::new(
+            self.rego_v0,
+            &self.modules,
+            &rules,
+            None,
+            self.interpreter_only,
+        )?;
+        Ok(match e.backend {
+            Backend::Vm(_) => "rvm",
+            Backend::Interpreter(_) => "interpreter",
+        })
     }
 
     /// The default pack.
@@ -136,7 +181,9 @@ impl PolicySet {
         if !self.packages.contains(&package) {
             self.packages.push(package);
         }
+        self.modules.push((name.to_string(), rego.to_string()));
         self.rules = None;
+        self.single = None;
         Ok(())
     }
 
@@ -169,7 +216,7 @@ impl PolicySet {
 
     /// Evaluates every package on one input document.
     pub fn eval_input(&mut self, input: &Value, subject: &str) -> Result<Vec<Violation>, String> {
-        self.eval_scoped(input, subject, None)
+        self.eval_single(input, subject, None)
     }
 
     /// Evaluates a `tripline contract snapshot` document (the shipped Kubernetes packages are
@@ -179,102 +226,77 @@ impl PolicySet {
         input: &Value,
         subject: &str,
     ) -> Result<Vec<Violation>, String> {
-        self.eval_scoped(input, subject, Some("data.tripline.host."))
+        self.eval_single(input, subject, Some("data.tripline.host."))
     }
 
-    /// `scope`: of the shipped `data.tripline.*` packages, only those under this prefix run.
-    fn eval_scoped(
+    fn eval_single(
         &mut self,
         input: &Value,
         subject: &str,
         scope: Option<&str>,
     ) -> Result<Vec<Violation>, String> {
-        let input = regorus::Value::from_json_str(&input.to_string()).map_err(|e| e.to_string())?;
-        self.engine.set_input(input);
-        let mut out = Vec::new();
-        let rules = match self.rules.take() {
-            Some(r) => r,
-            None => {
-                let mut found = Vec::new();
-                for package in &self.packages {
-                    for rule in ["deny", "violation", "warn"] {
-                        match self.engine.eval_rule(format!("{package}.{rule}")) {
-                            Err(e) if e.to_string().contains("not a valid rule path") => {}
-                            _ => found.push((package.clone(), rule)),
-                        }
-                    }
-                }
-                found
-            }
+        let rules = self.rules()?;
+        let evaluator = match self.single.take() {
+            Some(e) => e,
+            None => Evaluator::new(
+                self.rego_v0,
+                &self.modules,
+                &rules,
+                scope,
+                self.interpreter_only,
+            )?,
         };
-        let result = self.eval_rules(&rules, subject, scope, &mut out);
-        self.rules = Some(rules);
-        result.map(|_| out)
+        let mut evaluator = evaluator;
+        let result = evaluator.eval(to_rego(input), subject);
+        self.single = Some(evaluator);
+        result
     }
 
-    fn eval_rules(
-        &mut self,
-        rules: &[(String, &'static str)],
-        subject: &str,
-        scope: Option<&str>,
-        out: &mut Vec<Violation>,
-    ) -> Result<(), String> {
-        for (package, rule) in rules {
-            let (package, rule) = (package.clone(), *rule);
-            let shipped =
-                package.starts_with("data.tripline.") && !package.starts_with("data.tripline.lib.");
-            if shipped && scope.is_some_and(|s| !package.starts_with(s)) {
-                continue;
-            }
-            {
-                let path = format!("{package}.{rule}");
-                let value = match self.engine.eval_rule(path) {
-                    Ok(v) => v,
-                    Err(e) => return Err(format!("{package}.{rule}: {e}")),
-                };
-                let json = value.to_json_str().map_err(|e| e.to_string())?;
-                let json: Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
-                let items = match json {
-                    Value::Array(items) => items,
-                    Value::Null => Vec::new(),
-                    other => vec![other],
-                };
-                for item in items {
-                    let msg = match &item {
-                        Value::String(s) => s.clone(),
-                        Value::Object(o) => o
-                            .get("msg")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                        other => other.to_string(),
-                    };
-                    let severity = item
-                        .get("severity")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| if rule == "warn" { "low" } else { "high" }.into());
-                    out.push(Violation {
-                        package: package.trim_start_matches("data.").to_string(),
-                        rule: rule.to_string(),
-                        msg,
-                        severity,
-                        subject: subject.to_string(),
-                        details: item,
-                    });
+    /// The result rules that exist, with their package's `tripline_kinds`. Asking for a rule
+    /// a package lacks is an error, so they are found once, by asking each.
+    fn rules(&mut self) -> Result<Vec<ResultRule>, String> {
+        if let Some(r) = &self.rules {
+            return Ok(r.clone());
+        }
+        let missing = |e: &dyn std::fmt::Display| e.to_string().contains("not a valid rule path");
+        let mut found = Vec::new();
+        for package in &self.packages {
+            let kinds = match self.engine.eval_rule(format!("{package}.tripline_kinds")) {
+                Err(e) if missing(&e) => None,
+                Err(e) => return Err(format!("{package}.tripline_kinds: {e}")),
+                Ok(v) => Some(
+                    v.as_set()
+                        .map_err(|_| format!("{package}.tripline_kinds: expected a set of kinds"))?
+                        .iter()
+                        .filter_map(|k| k.as_string().ok().map(|k| k.to_string()))
+                        .collect(),
+                ),
+            };
+            for rule in RESULT_RULES {
+                match self.engine.eval_rule(format!("{package}.{rule}")) {
+                    Err(e) if missing(&e) => {}
+                    _ => found.push(ResultRule {
+                        package: package.clone(),
+                        rule,
+                        kinds: kinds.clone(),
+                    }),
                 }
             }
         }
-        Ok(())
+        self.rules = Some(found.clone());
+        Ok(found)
     }
 
     /// Evaluates every package on each object (conftest style), with all objects in
-    /// `data.tripline.objects`.
+    /// `data.tripline.objects`. Objects are shared out over the machine's cores; results keep
+    /// the objects' order.
     pub fn eval_objects(&mut self, objects: &[(String, Value)]) -> Result<Vec<Violation>, String> {
-        let all: Vec<&Value> = objects.iter().map(|(_, o)| o).collect();
+        let rules = self.rules()?;
+        use rayon::prelude::*;
+        let inputs: Vec<regorus::Value> = objects.par_iter().map(|(_, o)| to_rego(o)).collect();
         // Roles by `Kind/namespace/name`, so binding checks need not scan every object.
-        let mut roles = serde_json::Map::new();
-        for o in &all {
+        let mut roles = BTreeMap::new();
+        for (o, value) in objects.iter().map(|(_, o)| o).zip(&inputs) {
             let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
             if kind == "Role" || kind == "ClusterRole" {
                 let meta = |k: &str| {
@@ -287,18 +309,280 @@ impl PolicySet {
                 } else {
                     ""
                 };
-                roles.insert(format!("{kind}/{ns}/{}", meta("name")), (*o).clone());
+                let key = format!("{kind}/{ns}/{}", meta("name"));
+                roles.insert(regorus::Value::from(key), value.clone());
             }
         }
-        let data = serde_json::json!({"tripline": {"objects": all, "roles": roles}});
-        self.engine.clear_data();
-        self.engine
-            .add_data(regorus::Value::from_json_str(&data.to_string()).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        let tripline = BTreeMap::from([
+            ("objects".into(), regorus::Value::from(inputs.clone())),
+            ("roles".into(), regorus::Value::from(roles)),
+        ]);
+        let data = regorus::Value::from(BTreeMap::from([(
+            regorus::Value::from("tripline"),
+            regorus::Value::from(tripline),
+        )]));
+
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(objects.len().div_ceil(MIN_OBJECTS_PER_THREAD))
+            .max(1);
+        let chunk = objects.len().div_ceil(threads).max(1);
+        let (modules, rego_v0, rules) = (&self.modules, self.rego_v0, &rules);
+        let interpreter_only = self.interpreter_only;
+        let parts: Vec<Result<Vec<Violation>, String>> = std::thread::scope(|s| {
+            let workers: Vec<_> = objects
+                .chunks(chunk)
+                .zip(inputs.chunks(chunk))
+                .map(|(objects, inputs)| {
+                    let data = data.clone();
+                    s.spawn(move || {
+                        let scope = Some("data.tripline.kubernetes.");
+                        // One evaluator per kind, with the rules whose package applies to it;
+                        // `None` when none does (nothing to evaluate).
+                        let mut by_kind: HashMap<String, Option<Evaluator>> = HashMap::new();
+                        let mut out = Vec::new();
+                        for ((subject, o), input) in objects.iter().zip(inputs) {
+                            let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
+                            if !by_kind.contains_key(kind) {
+                                let rules: Vec<ResultRule> = rules
+                                    .iter()
+                                    .filter(|r| r.kinds.as_ref().is_none_or(|k| k.contains(kind)))
+                                    .cloned()
+                                    .collect();
+                                let mut e = Evaluator::new(
+                                    rego_v0,
+                                    modules,
+                                    &rules,
+                                    scope,
+                                    interpreter_only,
+                                )?;
+                                let e = if e.rules.is_empty() {
+                                    None
+                                } else {
+                                    e.set_data(data.clone())?;
+                                    Some(e)
+                                };
+                                by_kind.insert(kind.to_string(), e);
+                            }
+                            if let Some(e) = by_kind.get_mut(kind).and_then(Option::as_mut) {
+                                out.extend(e.eval(input.clone(), subject)?);
+                            }
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err("policy evaluation panicked".into()))
+                })
+                .collect()
+        });
+
         let mut out = Vec::new();
-        for (subject, o) in objects {
-            out.extend(self.eval_scoped(o, subject, Some("data.tripline.kubernetes."))?);
+        for part in parts {
+            out.extend(part?);
         }
         Ok(out)
+    }
+}
+
+/// Below this many objects per thread, starting another thread costs more than it saves.
+const MIN_OBJECTS_PER_THREAD: usize = 256;
+
+fn new_engine(rego_v0: bool) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(rego_v0);
+    engine
+}
+
+/// A `deny`, `violation` or `warn` rule of a package.
+#[derive(Debug, Clone)]
+struct ResultRule {
+    /// `data.` path of the package.
+    package: String,
+    rule: &'static str,
+    /// The package's `tripline_kinds`: the only kinds of object it is evaluated on.
+    kinds: Option<BTreeSet<String>>,
+}
+
+/// One thread's compiled policies.
+struct Evaluator {
+    backend: Backend,
+    /// The rules gathered, by index.
+    rules: Vec<ResultRule>,
+}
+
+enum Backend {
+    /// The policies compiled to RVM bytecode, with one entry point that gathers every result.
+    Vm(Box<regorus::rvm::vm::RegoVM>),
+    /// The interpreter, for policies the RVM compiler does not take.
+    Interpreter(Box<regorus::Engine>),
+}
+
+impl Evaluator {
+    /// `scope`: of the shipped `data.tripline.*` packages, only those under this prefix run.
+    fn new(
+        rego_v0: bool,
+        modules: &[(String, String)],
+        rules: &[ResultRule],
+        scope: Option<&str>,
+        interpreter_only: bool,
+    ) -> Result<Evaluator, String> {
+        let rules: Vec<ResultRule> = rules
+            .iter()
+            .filter(|ResultRule { package, .. }| {
+                let shipped = package.starts_with("data.tripline.")
+                    && !package.starts_with("data.tripline.lib.");
+                !(shipped && scope.is_some_and(|s| !package.starts_with(s)))
+            })
+            .cloned()
+            .collect();
+        let mut engine = new_engine(rego_v0);
+        for (name, text) in modules {
+            engine
+                .add_policy(name.clone(), text.clone())
+                .map_err(|e| e.to_string())?;
+        }
+        // `results` holds `[index, value]` for each rule that is defined for the input.
+        let mut gather = String::from("package tripline_gather__\n\nimport rego.v1\n\n");
+        for (i, ResultRule { package, rule, .. }) in rules.iter().enumerate() {
+            gather.push_str(&format!(
+                "results contains [{i}, x] if x := {package}.{rule}\n"
+            ));
+        }
+        let mut vm_engine = engine.clone();
+        let program = vm_engine
+            .add_policy("tripline_gather__.rego".into(), gather)
+            .and_then(|_| vm_engine.compile_with_entrypoint(&GATHER.into()))
+            .map_err(|e| e.to_string())
+            .and_then(|policy| {
+                regorus::languages::rego::compiler::Compiler::compile_from_policy(
+                    &policy,
+                    &[GATHER],
+                )
+                .map_err(|e| e.to_string())
+            });
+        let backend = match program {
+            Ok(program) if !interpreter_only => {
+                let mut vm = regorus::rvm::vm::RegoVM::new();
+                vm.load_program(program);
+                Backend::Vm(Box::new(vm))
+            }
+            _ => Backend::Interpreter(Box::new(engine)),
+        };
+        Ok(Evaluator { backend, rules })
+    }
+
+    fn set_data(&mut self, data: regorus::Value) -> Result<(), String> {
+        match &mut self.backend {
+            Backend::Vm(vm) => vm.set_data(data).map_err(|e| e.to_string()),
+            Backend::Interpreter(engine) => {
+                engine.clear_data();
+                engine.add_data(data).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn eval(&mut self, input: regorus::Value, subject: &str) -> Result<Vec<Violation>, String> {
+        let mut out = Vec::new();
+        match &mut self.backend {
+            Backend::Vm(vm) => {
+                vm.set_input(input);
+                let results = vm.execute().map_err(|e| e.to_string())?;
+                for pair in results.as_set().into_iter().flatten() {
+                    let (Ok(pair), _) = (pair.as_array(), ()) else {
+                        continue;
+                    };
+                    let index = pair.first().and_then(|i| i.as_u64().ok());
+                    let Some(ResultRule { package, rule, .. }) =
+                        index.and_then(|i| self.rules.get(i as usize))
+                    else {
+                        continue;
+                    };
+                    if let Some(value) = pair.get(1) {
+                        push_results(package, rule, value, subject, &mut out)?;
+                    }
+                }
+            }
+            Backend::Interpreter(engine) => {
+                engine.set_input(input);
+                for ResultRule { package, rule, .. } in &self.rules {
+                    let value = engine
+                        .eval_rule(format!("{package}.{rule}"))
+                        .map_err(|e| format!("{package}.{rule}: {e}"))?;
+                    push_results(package, rule, &value, subject, &mut out)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A rule's value (a set of entries, one entry, or undefined) as violations.
+fn push_results(
+    package: &str,
+    rule: &str,
+    value: &regorus::Value,
+    subject: &str,
+    out: &mut Vec<Violation>,
+) -> Result<(), String> {
+    let json = serde_json::to_value(value).map_err(|e| e.to_string())?;
+    let items = match json {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        Value::String(s) if s == "<undefined>" => Vec::new(),
+        other => vec![other],
+    };
+    for item in items {
+        let msg = match &item {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o
+                .get("msg")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            other => other.to_string(),
+        };
+        let severity = item
+            .get("severity")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| if rule == "warn" { "low" } else { "high" }.into());
+        out.push(Violation {
+            package: package.trim_start_matches("data.").to_string(),
+            rule: rule.to_string(),
+            msg,
+            severity,
+            subject: subject.to_string(),
+            details: item,
+        });
+    }
+    Ok(())
+}
+
+/// A JSON value as a regorus value, without going through text.
+fn to_rego(v: &Value) -> regorus::Value {
+    match v {
+        Value::Null => regorus::Value::Null,
+        Value::Bool(b) => regorus::Value::from(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                regorus::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                regorus::Value::from(u)
+            } else {
+                regorus::Value::from(n.as_f64().unwrap_or_default())
+            }
+        }
+        Value::String(s) => regorus::Value::from(s.as_str()),
+        Value::Array(items) => regorus::Value::from(items.iter().map(to_rego).collect::<Vec<_>>()),
+        Value::Object(map) => regorus::Value::from(
+            map.iter()
+                .map(|(k, v)| (regorus::Value::from(k.as_str()), to_rego(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
     }
 }

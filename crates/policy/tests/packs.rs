@@ -147,3 +147,101 @@ fn host_baseline_on_a_snapshot() {
     let critical = v.iter().find(|x| x.msg.contains("toor")).unwrap();
     assert_eq!(critical.severity, "critical");
 }
+
+/// The RVM and the interpreter agree, on the shipped pack and on user policies in both syntaxes.
+#[test]
+fn rvm_and_interpreter_agree() {
+    let objects: Vec<(String, serde_json::Value)> = (0..40)
+        .map(|i| {
+            let privileged = i % 3 == 0;
+            let o = json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("web-{i}"), "namespace": "shop"},
+                "spec": {"template": {"spec": {"containers": [{
+                    "name": "web", "image": "nginx:1.27",
+                    "securityContext": {"privileged": privileged, "runAsUser": i % 2}
+                }]}}}
+            });
+            (format!("web-{i}"), o)
+        })
+        .collect();
+    let mut vm = PolicySet::default_pack();
+    assert_eq!(vm.engine_name().unwrap(), "rvm");
+    let mut interp = PolicySet::default_pack().interpreter_only(true);
+    assert_eq!(interp.engine_name().unwrap(), "interpreter");
+    let a = vm.eval_objects(&objects).unwrap();
+    let b = interp.eval_objects(&objects).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        msgs(&a, "tripline.kubernetes.pss.baseline").len(),
+        14,
+        "privileged: 0, 3, ..., 39"
+    );
+
+    for (v0, text) in [
+        (true, "package user\ndeny[msg] { input.spec.replicas > 3; msg := sprintf(\"%v replicas\", [input.spec.replicas]) }\nwarn[\"always\"] { true }"),
+        (false, "package user\nimport rego.v1\nviolation contains {\"msg\": \"too many\"} if input.spec.replicas > 3"),
+    ] {
+        let mut vm = PolicySet::new(v0);
+        vm.add("user.rego", text).unwrap();
+        assert_eq!(vm.engine_name().unwrap(), "rvm", "v0: {v0}");
+        let mut interp = PolicySet::new(v0).interpreter_only(true);
+        interp.add("user.rego", text).unwrap();
+        let input = json!({"kind": "Deployment", "spec": {"replicas": 5}});
+        let a = vm.eval_input(&input, "d").unwrap();
+        assert_eq!(a, interp.eval_input(&input, "d").unwrap());
+        assert!(a.iter().any(|v| v.rule != "warn" && v.msg.contains("5 replicas") || v.msg == "too many"), "{a:#?}");
+    }
+}
+
+/// A package's `tripline_kinds` limits it to those kinds; packages without one see everything.
+#[test]
+fn tripline_kinds_route_objects_to_packages() {
+    let mut set = PolicySet::new(false);
+    set.add(
+        "pods.rego",
+        "package pods\nimport rego.v1\ntripline_kinds := {\"Pod\"}\ndeny contains sprintf(\"pod check on %s\", [input.kind]) if true",
+    )
+    .unwrap();
+    set.add(
+        "all.rego",
+        "package all\nimport rego.v1\nwarn contains sprintf(\"seen %s\", [input.kind]) if true",
+    )
+    .unwrap();
+    let objects: Vec<(String, serde_json::Value)> = ["Pod", "ConfigMap", "Pod", "Service"]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            (
+                format!("o{i}"),
+                json!({"kind": k, "metadata": {"name": format!("o{i}")}}),
+            )
+        })
+        .collect();
+    let v = set.eval_objects(&objects).unwrap();
+    let got: Vec<(String, String)> = v
+        .iter()
+        .map(|x| (x.subject.clone(), x.msg.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("o0", "pod check on Pod"),
+            ("o0", "seen Pod"),
+            ("o1", "seen ConfigMap"),
+            ("o2", "pod check on Pod"),
+            ("o2", "seen Pod"),
+            ("o3", "seen Service"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+
+    let mut bad = PolicySet::new(false);
+    bad.add(
+        "bad.rego",
+        "package bad\nimport rego.v1\ntripline_kinds := \"Pod\"\ndeny contains 1 if false",
+    )
+    .unwrap();
+    let err = bad.eval_objects(&objects).unwrap_err();
+    assert_eq!(err, "data.bad.tripline_kinds: expected a set of kinds");
+}

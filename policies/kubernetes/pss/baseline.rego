@@ -4,11 +4,14 @@ package tripline.kubernetes.pss.baseline
 
 import rego.v1
 
+template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+# Tripline evaluates this package on these kinds only.
+tripline_kinds := template_kinds | {"Pod", "CronJob"}
+
 pod_spec := input.spec if input.kind == "Pod"
 
-pod_spec := input.spec.template.spec if {
-	input.kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
-}
+pod_spec := input.spec.template.spec if input.kind in template_kinds
 
 pod_spec := input.spec.jobTemplate.spec.template.spec if input.kind == "CronJob"
 

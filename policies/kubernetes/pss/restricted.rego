@@ -4,6 +4,8 @@ package tripline.kubernetes.pss.restricted
 import data.tripline.kubernetes.pss.baseline
 import rego.v1
 
+tripline_kinds := baseline.tripline_kinds
+
 name := baseline.name
 
 containers := baseline.containers

@@ -3,6 +3,9 @@ package tripline.kubernetes.rbac.can_modify_coredns
 
 import rego.v1
 
+# Tripline evaluates this package on bindings only.
+tripline_kinds := data.tripline.lib.rbac.binding_kinds
+
 # The binding's reach covers kube-system.
 reaches_kube_system if input.kind == "ClusterRoleBinding"
 

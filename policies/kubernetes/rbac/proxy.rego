@@ -3,6 +3,9 @@ package tripline.kubernetes.rbac.can_access_proxy
 
 import rego.v1
 
+# Tripline evaluates this package on bindings only.
+tripline_kinds := data.tripline.lib.rbac.binding_kinds
+
 deny contains a if {
 	some a in data.tripline.lib.rbac.alerts(
 		{"get", "create", "update", "patch", "delete", "connect"},

@@ -4,4 +4,7 @@ package tripline.kubernetes.rbac.can_create_pods
 
 import rego.v1
 
+# Tripline evaluates this package on bindings only.
+tripline_kinds := data.tripline.lib.rbac.binding_kinds
+
 deny contains a if some a in data.tripline.lib.rbac.alerts({"create"}, {"pods"}, {""}, "can create pods", "high")
