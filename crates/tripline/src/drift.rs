@@ -286,6 +286,37 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
     }
 }
 
+/// AWS IAM drift: what Terraform files declare against `aws iam
+/// get-account-authorization-details` output, with CloudTrail logs naming who changed what.
+/// Returns the exit code like [`drift`].
+pub fn aws_drift(
+    terraform: &[PathBuf],
+    live: &Path,
+    cloudtrail: &[PathBuf],
+    format: DriftFormat,
+) -> u8 {
+    use tripline_identity::aws;
+    let run = || -> Result<Vec<tripline_drift::compare::Finding>, String> {
+        let declared = aws::terraform::load(terraform).map_err(|e| e.to_string())?;
+        let live = aws::Account::load(live).map_err(|e| e.to_string())?;
+        let (trail, skipped) = aws::drift::read_trail(cloudtrail)?;
+        if let Some(first) = &skipped.first {
+            eprintln!(
+                "warning: {} records skipped, not CloudTrail (first: {first})",
+                skipped.count
+            );
+        }
+        Ok(aws::drift::drift(&declared, &live, &trail))
+    };
+    match run() {
+        Ok(findings) => print_findings(&findings, "aws-iam", format),
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 fn print_findings(
     findings: &[tripline_drift::compare::Finding],
     name: &str,

@@ -57,7 +57,9 @@ enum Command {
     /// Example: tripline policy eval --input manifests/ --format policyreport
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Compare this machine (or --root) with a runtime contract. Exit 0 clean, 3 drift, 1 error.
+    /// Compare what was declared with what is live: a runtime contract with this machine (or
+    /// --root), Kubernetes manifests with the cluster, Terraform's IAM with the AWS account.
+    /// Exit 0 clean, 3 drift, 1 error.
     ///
     /// Example: tripline drift --contract contract.yaml --format json
     Drift(DriftArgs),
@@ -498,7 +500,7 @@ enum PolicyFormatArg {
 }
 
 #[derive(clap::Args)]
-#[command(group = clap::ArgGroup::new("desired").required(true).args(["contract", "manifests"]))]
+#[command(group = clap::ArgGroup::new("desired").required(true).args(["contract", "manifests", "terraform"]))]
 struct DriftArgs {
     /// The runtime contract (tripline.dev/v1 RuntimeContract YAML).
     #[arg(long)]
@@ -528,7 +530,15 @@ struct DriftArgs {
     /// jsonPointers, jqPathExpressions).
     #[arg(long)]
     ignore: Option<PathBuf>,
-    /// Kubernetes audit log(s), to name who changed each drifted object, when and from where.
+    /// AWS IAM: Terraform files that declare it (`terraform show -json` output of a state or a
+    /// plan, or a terraform.tfstate). Repeatable; compared with --aws-auth.
+    #[arg(long, requires = "aws_auth")]
+    terraform: Vec<PathBuf>,
+    /// AWS IAM: the live account, `aws iam get-account-authorization-details` output.
+    #[arg(long, requires = "terraform")]
+    aws_auth: Option<PathBuf>,
+    /// Audit logs that name who changed each drifted item, when and from where: Kubernetes
+    /// audit logs with --manifests, CloudTrail logs (files or directories) with --terraform.
     #[arg(long)]
     audit: Vec<PathBuf>,
     /// Read this directory as the root instead of the live machine.
@@ -892,6 +902,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
+            if let Some(live) = &args.aws_auth {
+                return Ok(ExitCode::from(tripline::drift::aws_drift(
+                    &args.terraform,
+                    live,
+                    &args.audit,
+                    format,
+                )));
+            }
             if args.contract.is_none() && args.live.is_empty() && !args.live_cluster {
                 return usage(
                     "--manifests needs the live side: --live kubectl-dump.json or --live-cluster"

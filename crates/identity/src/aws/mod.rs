@@ -3,9 +3,11 @@
 
 pub mod account;
 pub mod catalog;
+pub mod drift;
 pub mod eval;
 pub mod policy;
 pub mod risk;
+pub mod terraform;
 pub mod usage;
 
 pub use account::{Account, Identity, IdentityKind};

@@ -378,6 +378,34 @@ impl Statement {
                 Value::Array(v.iter().cloned().map(Value::String).collect())
             }
         };
+        if let Some(p) = &self.principals {
+            let key = if p.negated {
+                "NotPrincipal"
+            } else {
+                "Principal"
+            };
+            let named = !(p.aws.is_empty() && p.service.is_empty() && p.federated.is_empty());
+            let value = if p.any && !named {
+                Value::String("*".into())
+            } else {
+                let mut m = Map::new();
+                let mut aws = p.aws.clone();
+                if p.any {
+                    aws.insert(0, "*".into());
+                }
+                for (k, v) in [
+                    ("AWS", &aws),
+                    ("Service", &p.service),
+                    ("Federated", &p.federated),
+                ] {
+                    if !v.is_empty() {
+                        m.insert(k.into(), list(v));
+                    }
+                }
+                Value::Object(m)
+            };
+            o.insert(key.into(), value);
+        }
         match &self.actions {
             Patterns::Is(v) => o.insert("Action".into(), list(v)),
             Patterns::Not(v) => o.insert("NotAction".into(), list(v)),

@@ -221,6 +221,63 @@ fn kubernetes_drift_from_the_command_line() {
 }
 
 #[test]
+fn aws_iam_drift_from_the_command_line() {
+    let f = concat!(env!("CARGO_MANIFEST_DIR"), "/../identity/tests/aws-drift");
+    let trail = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/datasets/aws-cloudtrail-stratus-detonations/aws.persistence.iam-backdoor-role.json"
+    );
+    let args = |format: &'static str| {
+        tripline(&[
+            "drift",
+            "--terraform",
+            &format!("{f}/terraform-show.json"),
+            "--aws-auth",
+            &format!("{f}/account-authorization-details.json"),
+            "--audit",
+            trail,
+            "--format",
+            format,
+        ])
+    };
+    let out = args("json");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings = json_findings(&out);
+    assert_eq!(findings.len(), 5);
+    assert_eq!(findings[0]["item"], "role stratus-red-team-backdoor-r-role");
+    assert_eq!(findings[0]["severity"], "critical");
+    assert_eq!(findings[0]["attribution"]["verb"], "UpdateAssumeRolePolicy");
+    let text = String::from_utf8_lossy(&args("text").stdout).to_string();
+    assert!(
+        text.contains("last change: UpdateAssumeRolePolicy by arn:aws:iam::751203476945:user/"),
+        "{text}"
+    );
+    let sarif: serde_json::Value = serde_json::from_slice(&args("sarif").stdout).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "drift/aws-iam/changed"
+    );
+    // The live side is needed, and a broken state names the file.
+    let out = tripline(&["drift", "--terraform", &format!("{f}/terraform-show.json")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = tripline(&[
+        "drift",
+        "--terraform",
+        trail,
+        "--aws-auth",
+        &format!("{f}/account-authorization-details.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aws.persistence.iam-backdoor-role.json: (document): expected `terraform show -json` output"), "{err}");
+}
+
+#[test]
 fn policy_eval_from_the_command_line() {
     let k = concat!(env!("CARGO_MANIFEST_DIR"), "/../drift/tests/k8s");
     let out = tripline(&[
