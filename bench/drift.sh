@@ -5,7 +5,8 @@
 #   50 namespaces; the live dump has server noise and ~2% drift): `tripline drift` against
 #   serde_json parsing both files (`tripline-bench parse k8s-objects`).
 # - Policies: `tripline policy eval` (shipped pack) on the N live objects, against
-#   parse-only of the live dump; then drift + policy together (the issue's 2 s target).
+#   parse-only; then `tripline drift --policy default`, diff and policies in one run (the
+#   issue's target: 100k objects diffed and policy-checked in under 2 s).
 # - Host: `tripline contract snapshot --include '/usr/**'` against `sha256sum` of the same files
 #   on one core (page cache warmed first).
 set -euo pipefail
@@ -20,15 +21,16 @@ secs() { local s e; s=$(date +%s%N); "$@" > /dev/null 2>&1 || true; e=$(date +%s
 read -r _ parse < <("$bin/tripline-bench" parse k8s-objects "$out")
 drift=$(secs "$bin/tripline" drift --manifests "$out/desired.json" --live "$out/live.json" --format json)
 policy=$(secs "$bin/tripline" policy eval --input "$out/live.json" --format json)
+both=$(secs "$bin/tripline" drift --manifests "$out/desired.json" --live "$out/live.json" --policy default --format json)
 find /usr -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true
 files=$(find /usr -type f | wc -l)
 base=$(secs sh -c "find /usr -type f -print0 | xargs -0 sha256sum")
 snap=$(secs "$bin/tripline" contract snapshot --include '/usr/**' -o "$out/usr-snapshot.json")
-awk -v n="$n" -v p="$parse" -v d="$drift" -v q="$policy" -v f="$files" -v b="$base" -v s="$snap" 'BEGIN {
+awk -v n="$n" -v both="$both" -v p="$parse" -v d="$drift" -v q="$policy" -v f="$files" -v b="$base" -v s="$snap" 'BEGIN {
   printf "kubernetes parse-only (serde_json)  %6.2f s  %8.0f objects/s\n", p, n / p
   printf "tripline drift (k8s)                %6.2f s  %8.0f objects/s  ratio %.2f\n", d, n / d, p / d
   printf "tripline policy eval (shipped pack) %6.2f s  %8.0f objects/s\n", q, n / q
-  printf "drift + policy eval                 %6.2f s  %8.0f objects/s  (target: under 2 s)\n", d + q, n / (d + q)
+  printf "tripline drift --policy default     %6.2f s  %8.0f objects/s  ratio %.2f (target: under 2 s)\n", both, n / both, p / both
   printf "sha256sum of /usr (1 core)          %6.2f s  %8.0f files/s\n", b, f / b
   printf "tripline contract snapshot /usr     %6.2f s  %8.0f files/s  ratio %.2f\n", s, f / s, b / s
 }'

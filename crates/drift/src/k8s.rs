@@ -572,6 +572,93 @@ fn show(v: &Option<Value>) -> String {
     }
 }
 
+/// One declared object against its live copy: a finding when it is missing or differs.
+fn diff_object(
+    key: &ObjectKey,
+    d: &Value,
+    live: &Objects,
+    ignore: &[IgnoreRule],
+) -> Option<(ObjectKey, Finding)> {
+    let rules: Vec<&IgnoreRule> = ignore.iter().filter(|r| r.applies(key)).collect();
+    let Some(l) = live.get(key) else {
+        return Some((key.clone(), Finding {
+            section: "kubernetes",
+            change: Change::Missing,
+            item: key.to_string(),
+            severity: if key.kind == "NetworkPolicy" {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            evidence: vec!["declared, not in the cluster".into()],
+            hint: "re-sync from Git (kubectl apply / argocd app sync), or remove it from the manifests".into(),
+            attribution: None,
+        }));
+    };
+    // Live-only fields are ignored by the diff, so neither side is copied or normalised:
+    // only declared fields are visited, skipping what the server owns.
+    let mut diffs = Vec::new();
+    if let (Some(dm), Some(lm)) = (d.as_object(), l.as_object()) {
+        for (k, dv) in dm {
+            match k.as_str() {
+                "apiVersion" | "kind" | "status" => {}
+                "metadata" => diff_metadata(dv, lm.get(k), &mut diffs),
+                _ => diff(&format!(".{k}"), dv, lm.get(k), &mut diffs),
+            }
+        }
+        if let Some(lspec) = lm.get("spec").and_then(Value::as_object) {
+            if dm.get("spec").is_none() {
+                risky_additions(".spec", &Map::new(), lspec, &mut diffs);
+            }
+        }
+    }
+    let managers: Vec<String> = rules
+        .iter()
+        .flat_map(|r| r.managed_fields_managers.iter().cloned())
+        .collect();
+    let managed = if managers.is_empty() {
+        Vec::new()
+    } else {
+        managed_paths(l, &managers)
+    };
+    diffs.retain(|x| {
+        !rules.iter().any(|r| r.ignores(&x.path)) && !managed.iter().any(|m| under(&x.path, m))
+    });
+    if diffs.is_empty() {
+        return None;
+    }
+    let severity = if diffs.iter().any(|x| security_relevant(key, &x.path)) {
+        Severity::High
+    } else if diffs.iter().all(|x| x.path.ends_with(".replicas")) {
+        Severity::Low
+    } else {
+        Severity::Medium
+    };
+    Some((
+        key.clone(),
+        Finding {
+            section: "kubernetes",
+            change: Change::Changed,
+            item: key.to_string(),
+            severity,
+            evidence: diffs
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{}: declared {}, live {}",
+                        x.path,
+                        show(&x.declared),
+                        show(&x.live)
+                    )
+                })
+                .collect(),
+            hint: "find who changed it (--audit), then re-sync from Git or update the manifests"
+                .into(),
+            attribution: None,
+        },
+    ))
+}
+
 /// Desired against live: one finding per drifted object, with every differing path as
 /// evidence. Live objects of kinds and namespaces the manifests manage, but which no manifest
 /// declares, are `added`.
@@ -598,89 +685,11 @@ pub fn drift(
     ignore: &[IgnoreRule],
     audit: &[AuditRecord],
 ) -> Vec<Finding> {
-    let mut out: Vec<(ObjectKey, Finding)> = Vec::new();
-    for (key, d) in desired {
-        let rules: Vec<&IgnoreRule> = ignore.iter().filter(|r| r.applies(key)).collect();
-        let Some(l) = live.get(key) else {
-            out.push((key.clone(), Finding {
-                section: "kubernetes",
-                change: Change::Missing,
-                item: key.to_string(),
-                severity: if key.kind == "NetworkPolicy" {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                },
-                evidence: vec!["declared, not in the cluster".into()],
-                hint: "re-sync from Git (kubectl apply / argocd app sync), or remove it from the manifests".into(),
-                attribution: None,
-            }));
-            continue;
-        };
-        // Live-only fields are ignored by the diff, so neither side is copied or normalised:
-        // only declared fields are visited, skipping what the server owns.
-        let mut diffs = Vec::new();
-        if let (Some(dm), Some(lm)) = (d.as_object(), l.as_object()) {
-            for (k, dv) in dm {
-                match k.as_str() {
-                    "apiVersion" | "kind" | "status" => {}
-                    "metadata" => diff_metadata(dv, lm.get(k), &mut diffs),
-                    _ => diff(&format!(".{k}"), dv, lm.get(k), &mut diffs),
-                }
-            }
-            if let Some(lspec) = lm.get("spec").and_then(Value::as_object) {
-                if dm.get("spec").is_none() {
-                    risky_additions(".spec", &Map::new(), lspec, &mut diffs);
-                }
-            }
-        }
-        let managers: Vec<String> = rules
-            .iter()
-            .flat_map(|r| r.managed_fields_managers.iter().cloned())
-            .collect();
-        let managed = if managers.is_empty() {
-            Vec::new()
-        } else {
-            managed_paths(l, &managers)
-        };
-        diffs.retain(|x| {
-            !rules.iter().any(|r| r.ignores(&x.path)) && !managed.iter().any(|m| under(&x.path, m))
-        });
-        if diffs.is_empty() {
-            continue;
-        }
-        let severity = if diffs.iter().any(|x| security_relevant(key, &x.path)) {
-            Severity::High
-        } else if diffs.iter().all(|x| x.path.ends_with(".replicas")) {
-            Severity::Low
-        } else {
-            Severity::Medium
-        };
-        out.push((
-            key.clone(),
-            Finding {
-                section: "kubernetes",
-                change: Change::Changed,
-                item: key.to_string(),
-                severity,
-                evidence: diffs
-                    .iter()
-                    .map(|x| {
-                        format!(
-                            "{}: declared {}, live {}",
-                            x.path,
-                            show(&x.declared),
-                            show(&x.live)
-                        )
-                    })
-                    .collect(),
-                hint:
-                    "find who changed it (--audit), then re-sync from Git or update the manifests"
-                        .into(),
-                attribution: None,
-            },
-        ));
-    }
+    // Objects are compared on every core; findings are sorted at the end.
+    let mut out: Vec<(ObjectKey, Finding)> = desired
+        .par_iter()
+        .filter_map(|(key, d)| diff_object(key, d, live, ignore))
+        .collect();
     // Undeclared objects, where the manifests manage that kind in that namespace.
     let managed: std::collections::BTreeSet<(&str, &str, &str)> = desired
         .keys()

@@ -40,17 +40,43 @@ pub fn text(findings: &[Finding]) -> String {
 
 /// `{"findings": [...], "summary": {...}}`.
 pub fn json(findings: &[Finding]) -> serde_json::Value {
-    let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
-    json!({
-        "findings": findings,
-        "summary": {
-            "total": findings.len(),
-            "critical": count(Severity::Critical),
-            "high": count(Severity::High),
-            "medium": count(Severity::Medium),
-            "low": count(Severity::Low),
+    serde_json::to_value(JsonReport::new(findings)).expect("findings serialize")
+}
+
+/// Writes [`json`]'s document without building it first (a run can have 100k findings).
+pub fn write_json(findings: &[Finding], w: impl std::io::Write) -> serde_json::Result<()> {
+    serde_json::to_writer(w, &JsonReport::new(findings))
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    findings: &'a [Finding],
+    summary: Summary,
+}
+
+#[derive(serde::Serialize)]
+struct Summary {
+    critical: usize,
+    high: usize,
+    low: usize,
+    medium: usize,
+    total: usize,
+}
+
+impl JsonReport<'_> {
+    fn new(findings: &[Finding]) -> JsonReport<'_> {
+        let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+        JsonReport {
+            findings,
+            summary: Summary {
+                critical: count(Severity::Critical),
+                high: count(Severity::High),
+                low: count(Severity::Low),
+                medium: count(Severity::Medium),
+                total: findings.len(),
+            },
         }
-    })
+    }
 }
 
 fn sarif_level(s: Severity) -> &'static str {

@@ -326,22 +326,24 @@ impl PolicySet {
             .map_or(1, usize::from)
             .min(objects.len().div_ceil(MIN_OBJECTS_PER_THREAD))
             .max(1);
-        let chunk = objects.len().div_ceil(threads).max(1);
         let (modules, rego_v0, rules) = (&self.modules, self.rego_v0, &rules);
         let interpreter_only = self.interpreter_only;
-        let parts: Vec<Result<Vec<Violation>, String>> = std::thread::scope(|s| {
-            let workers: Vec<_> = objects
-                .chunks(chunk)
-                .zip(inputs.chunks(chunk))
-                .map(|(objects, inputs)| {
-                    let data = data.clone();
+        // Thread t takes objects t, t + threads, ...: objects come sorted by kind, and kinds
+        // differ a lot in cost, so halves would leave one thread with most of the work.
+        type Part = Result<Vec<(usize, Vec<Violation>)>, String>;
+        let parts: Vec<Part> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let data = &data;
+                    let inputs = &inputs;
                     s.spawn(move || {
                         let scope = Some("data.tripline.kubernetes.");
                         // One evaluator per kind, with the rules whose package applies to it;
                         // `None` when none does (nothing to evaluate).
                         let mut by_kind: HashMap<String, Option<Evaluator>> = HashMap::new();
                         let mut out = Vec::new();
-                        for ((subject, o), input) in objects.iter().zip(inputs) {
+                        for i in (t..objects.len()).step_by(threads) {
+                            let (subject, o) = &objects[i];
                             let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
                             if !by_kind.contains_key(kind) {
                                 let rules: Vec<ResultRule> = rules
@@ -365,7 +367,10 @@ impl PolicySet {
                                 by_kind.insert(kind.to_string(), e);
                             }
                             if let Some(e) = by_kind.get_mut(kind).and_then(Option::as_mut) {
-                                out.extend(e.eval(input.clone(), subject)?);
+                                let v = e.eval(inputs[i].clone(), subject)?;
+                                if !v.is_empty() {
+                                    out.push((i, v));
+                                }
                             }
                         }
                         Ok(out)
@@ -380,12 +385,12 @@ impl PolicySet {
                 })
                 .collect()
         });
-
-        let mut out = Vec::new();
+        let mut by_object = Vec::new();
         for part in parts {
-            out.extend(part?);
+            by_object.extend(part?);
         }
-        Ok(out)
+        by_object.sort_unstable_by_key(|(i, _)| *i);
+        Ok(by_object.into_iter().flat_map(|(_, v)| v).collect())
     }
 }
 

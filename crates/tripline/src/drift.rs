@@ -243,6 +243,10 @@ pub struct K8sInputs {
     pub audit: Vec<PathBuf>,
     /// Read the live objects from this cluster's API server (as well as any dumps).
     pub cluster: Option<tripline_drift::k8s_live::Cluster>,
+    /// Also evaluate these Rego policies (`default`: the shipped pack) on the live objects.
+    pub policies: Vec<PathBuf>,
+    /// The policies use the pre-1.0 Rego syntax.
+    pub rego_v0: bool,
 }
 
 /// Kubernetes drift; returns the exit code like [`drift`].
@@ -271,10 +275,21 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
             None => Vec::new(),
         };
         let audit = k8s::load_audit(&inputs.audit).map_err(|e| e.to_string())?;
-        let findings = k8s::drift(&desired, &live, &ignore, &audit);
+        let mut findings = k8s::drift(&desired, &live, &ignore, &audit);
+        if !inputs.policies.is_empty() {
+            let mut set = crate::policy::policy_set(&inputs.policies, inputs.rego_v0)?;
+            let objects: Vec<(String, serde_json::Value)> =
+                live.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let violations = set.eval_objects(&objects)?;
+            findings.extend(violations.iter().map(policy_finding));
+            findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.item.cmp(&b.item)));
+            std::mem::forget(objects);
+        } else {
+            std::mem::forget(live);
+        }
         // Millions of small maps: the process exits next, so freeing them one by one is time
         // spent for nothing.
-        std::mem::forget((desired, live));
+        std::mem::forget(desired);
         Ok(findings)
     };
     match run() {
@@ -283,6 +298,26 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
             eprintln!("error: {e}");
             1
         }
+    }
+}
+
+/// A policy violation on a live object, as a finding of the `policy` section: forbidden by
+/// policy rather than by the manifests.
+fn policy_finding(v: &tripline_policy::Violation) -> tripline_drift::compare::Finding {
+    use tripline_drift::compare::{Change, Finding, Severity};
+    Finding {
+        section: "policy",
+        change: Change::Forbidden,
+        item: v.subject.clone(),
+        severity: match v.severity.to_ascii_lowercase().as_str() {
+            "critical" => Severity::Critical,
+            "high" => Severity::High,
+            "medium" => Severity::Medium,
+            _ => Severity::Low,
+        },
+        evidence: vec![format!("{} {}: {}", v.package, v.rule, v.msg)],
+        hint: format!("fix the object, or the policy ({})", v.package),
+        attribution: None,
     }
 }
 
@@ -324,7 +359,12 @@ fn print_findings(
 ) -> u8 {
     match format {
         DriftFormat::Text => print!("{}", report::text(findings)),
-        DriftFormat::Json => println!("{}", report::json(findings)),
+        DriftFormat::Json => {
+            // A closed pipe (`| head`) ends the output quietly.
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = report::write_json(findings, &mut out).map(|_| writeln!(out));
+        }
         DriftFormat::Sarif => println!(
             "{}",
             serde_json::to_string_pretty(&report::sarif(findings, name)).expect("json")

@@ -530,6 +530,13 @@ struct DriftArgs {
     /// jsonPointers, jqPathExpressions).
     #[arg(long)]
     ignore: Option<PathBuf>,
+    /// Kubernetes: also evaluate Rego policies on the live objects (`default` for the shipped
+    /// pack, or a file or directory; repeatable). Violations are `policy` findings.
+    #[arg(long, value_name = "DIR|default", requires = "manifests")]
+    policy: Vec<PathBuf>,
+    /// The --policy files use the pre-1.0 Rego syntax.
+    #[arg(long, requires = "policy")]
+    rego_v0: bool,
     /// AWS IAM: Terraform files that declare it (`terraform show -json` output of a state or a
     /// plan, or a terraform.tfstate). Repeatable; compared with --aws-auth.
     #[arg(long, requires = "aws_auth")]
@@ -934,6 +941,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                 kubeconfig: args.kubeconfig.clone(),
                                 context: args.context.clone(),
                             }),
+                        policies: args.policy,
+                        rego_v0: args.rego_v0,
                     },
                     format,
                 ),

@@ -84,16 +84,26 @@ pub fn new_finding(v: &Violation, now_ns: i64) -> tripline_store::NewFinding {
     }
 }
 
-fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Violation>, String> {
-    let mut set = if policies.is_empty() {
-        PolicySet::default_pack()
-    } else {
-        let mut set = PolicySet::new(rego_v0);
-        for p in policies {
+/// The policies of `paths` (the shipped pack for none, or for the path `default`).
+pub fn policy_set(paths: &[PathBuf], rego_v0: bool) -> Result<PolicySet, String> {
+    if paths.is_empty() || paths.iter().all(|p| p.as_os_str() == "default") {
+        return Ok(PolicySet::default_pack());
+    }
+    let mut set = PolicySet::new(rego_v0);
+    for p in paths {
+        if p.as_os_str() == "default" {
+            for (name, text) in tripline_policy::DEFAULT_PACK {
+                set.add(name, text)?;
+            }
+        } else {
             set.add_path(p)?;
         }
-        set
-    };
+    }
+    Ok(set)
+}
+
+fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Violation>, String> {
+    let mut set = policy_set(policies, rego_v0)?;
     let mut out = Vec::new();
     let mut manifests = Vec::new();
     for input in inputs {

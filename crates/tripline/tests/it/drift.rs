@@ -215,6 +215,32 @@ fn kubernetes_drift_from_the_command_line() {
         .unwrap();
     assert_eq!(rb["attribution"]["user"], "mallory@example.com");
     assert_eq!(rb["attribution"]["source_ip"], "192.0.2.66");
+    // --policy: the shipped pack on the live objects, in the same report.
+    let out = tripline(&[
+        "drift",
+        "--manifests",
+        &format!("{k}/manifests"),
+        "--live",
+        &format!("{k}/live.json"),
+        "--policy",
+        "default",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let with_policy = json_findings(&out);
+    let (policy, drift): (Vec<_>, Vec<_>) =
+        with_policy.iter().partition(|f| f["section"] == "policy");
+    assert_eq!(drift.len(), 5);
+    let privileged = policy
+        .iter()
+        .find(|f| f["evidence"][0].as_str().unwrap().contains("is privileged"))
+        .unwrap_or_else(|| panic!("{policy:#?}"));
+    assert_eq!(privileged["change"], "forbidden");
+    assert!(privileged["evidence"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("tripline.kubernetes.pss.baseline deny: "));
     // Neither a contract nor manifests: a usage error.
     let out = tripline(&["drift"]);
     assert_eq!(out.status.code(), Some(2));
