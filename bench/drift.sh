@@ -17,8 +17,22 @@ bin=target/release
 out=bench/out/k8s-objects
 mkdir -p "$out"
 [ -s "$out/live.json" ] && [ "$(cat "$out/n" 2>/dev/null)" = "$n" ] || { "$bin/tripline-bench" gen-k8s-objects "$n" "$out"; echo "$n" > "$out/n"; }
-secs() { local s e; s=$(date +%s%N); "$@" > /dev/null 2>&1 || true; e=$(date +%s%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", (e - s) / 1e9 }'; }
-read -r _ parse < <("$bin/tripline-bench" parse k8s-objects "$out")
+# Best of three runs each: the first run of a process that maps 1.5 GB is slower while the
+# kernel finds free huge pages, and the machine is shared.
+secs() {
+  local best="" s e t
+  for _ in 1 2 3; do
+    s=$(date +%s%N); "$@" > /dev/null 2>&1 || true; e=$(date +%s%N)
+    t=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", (e - s) / 1e9 }')
+    best=$(awk -v a="$best" -v b="$t" 'BEGIN { print (a == "" || b < a) ? b : a }')
+  done
+  echo "$best"
+}
+parse=""
+for _ in 1 2 3; do
+  read -r _ t < <("$bin/tripline-bench" parse k8s-objects "$out")
+  parse=$(awk -v a="$parse" -v b="$t" 'BEGIN { print (a == "" || b < a) ? b : a }')
+done
 drift=$(secs "$bin/tripline" drift --manifests "$out/desired.json" --live "$out/live.json" --format json)
 policy=$(secs "$bin/tripline" policy eval --input "$out/live.json" --format json)
 both=$(secs "$bin/tripline" drift --manifests "$out/desired.json" --live "$out/live.json" --policy default --format json)
