@@ -105,8 +105,8 @@ pub struct PolicySet {
     engine: regorus::Engine,
     /// The result rules that exist, found on the first evaluation.
     rules: Option<Vec<ResultRule>>,
-    /// The evaluator of single inputs (snapshots), kept between calls.
-    single: Option<Evaluator>,
+    /// The evaluator of single inputs (snapshots), kept between calls, with its scope.
+    single: Option<(Option<String>, Evaluator)>,
     /// Never compile to the RVM (to compare the two).
     interpreter_only: bool,
 }
@@ -236,9 +236,9 @@ impl PolicySet {
         scope: Option<&str>,
     ) -> Result<Vec<Violation>, String> {
         let rules = self.rules()?;
-        let evaluator = match self.single.take() {
-            Some(e) => e,
-            None => Evaluator::new(
+        let mut evaluator = match self.single.take() {
+            Some((s, e)) if s.as_deref() == scope => e,
+            _ => Evaluator::new(
                 self.rego_v0,
                 &self.modules,
                 &rules,
@@ -246,9 +246,8 @@ impl PolicySet {
                 self.interpreter_only,
             )?,
         };
-        let mut evaluator = evaluator;
         let result = evaluator.eval(to_rego(input), subject);
-        self.single = Some(evaluator);
+        self.single = Some((scope.map(str::to_string), evaluator));
         result
     }
 
