@@ -25,10 +25,13 @@ matches(values, wanted) if {
 	v in wanted
 }
 
-# Rules of the role bound by `binding` that grant one of `verbs` on one of `resources` in one
+# The role `input` (a binding) refers to, looked up once per binding for every package.
+input_role := role_of(input)
+
+# Rules of the role bound by `input` that grant one of `verbs` on one of `resources` in one
 # of the API `groups`.
-grants(binding, verbs, resources, groups) := [rule |
-	some rule in role_of(binding).rules
+grants(verbs, resources, groups) := [rule |
+	some rule in input_role.rules
 	matches(rule.verbs, verbs)
 	matches(rule.resources, resources)
 	matches(rule.apiGroups, groups)
@@ -37,7 +40,7 @@ grants(binding, verbs, resources, groups) := [rule |
 # One alert per subject of `input` (a binding) whose role grants the permission.
 alerts(verbs, resources, groups, what, severity) := {a |
 	input.kind in binding_kinds
-	count(grants(input, verbs, resources, groups)) > 0
+	count(grants(verbs, resources, groups)) > 0
 	some s in input.subjects
 	a := {
 		"msg": sprintf("Subject: %s-%s %s", [s.kind, s.name, what]),

@@ -84,7 +84,9 @@ pub fn load(paths: &[impl AsRef<Path>], default_namespace: &str) -> Result<Objec
         collect_files(p.as_ref(), &mut files);
     }
     files.sort();
-    let mut out = Objects::new();
+    // Keyed in parallel and sorted once: inserting 100k objects one by one into the map
+    // was the serial part of reading a dump.
+    let mut out: Vec<(ObjectKey, Value)> = Vec::new();
     for f in files {
         let name = f.display().to_string();
         let text = std::fs::read_to_string(&f).map_err(|e| LoadError {
@@ -105,9 +107,14 @@ pub fn load(paths: &[impl AsRef<Path>], default_namespace: &str) -> Result<Objec
                     line: 0,
                     message: e.to_string(),
                 })?;
-                for v in values {
-                    add(v, &name, default_namespace, &mut out)?;
-                }
+                let keyed = values
+                    .into_par_iter()
+                    .map(|v| {
+                        let mut keyed = Vec::with_capacity(1);
+                        add(v, &name, default_namespace, &mut keyed).map(|_| keyed)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.extend(keyed.into_iter().flatten());
             }
             continue;
         }
@@ -125,7 +132,9 @@ pub fn load(paths: &[impl AsRef<Path>], default_namespace: &str) -> Result<Objec
             add(v, &name, default_namespace, &mut out)?;
         }
     }
-    Ok(out)
+    // Stable, so a later document still replaces an earlier one with the same key.
+    out.par_sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().collect())
 }
 
 /// A `List` (or an array) of objects is split into its items and they are parsed in
@@ -170,7 +179,12 @@ fn collect_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-fn add(v: Value, file: &str, default_ns: &str, out: &mut Objects) -> Result<(), LoadError> {
+fn add(
+    v: Value,
+    file: &str,
+    default_ns: &str,
+    out: &mut Vec<(ObjectKey, Value)>,
+) -> Result<(), LoadError> {
     let v = match v {
         Value::Null => return Ok(()),
         Value::Object(mut o) if o.get("kind").and_then(Value::as_str) == Some("List") => {
@@ -188,7 +202,7 @@ fn add(v: Value, file: &str, default_ns: &str, out: &mut Objects) -> Result<(), 
         line: 0,
         message: "expected a Kubernetes object with apiVersion, kind and metadata.name".into(),
     })?;
-    out.insert(key, v);
+    out.push((key, v));
     Ok(())
 }
 
@@ -351,7 +365,7 @@ const SERVER_ANNOTATIONS: [&str; 2] = [
 /// server's bookkeeping. Live-only metadata is not drift, so only declared keys are visited.
 fn diff_metadata(d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
     let Some(dm) = d.as_object() else {
-        return diff(".metadata", d, l, out);
+        return diff(&mut ".metadata".to_string(), d, l, out);
     };
     for (k, dv) in dm {
         if SERVER_METADATA.contains(&k.as_str()) {
@@ -362,12 +376,12 @@ fn diff_metadata(d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
             ("annotations", Some(da)) => {
                 for (ak, av) in da {
                     if !SERVER_ANNOTATIONS.contains(&ak.as_str()) {
-                        let path = format!(".metadata.annotations.{ak}");
-                        diff(&path, av, lv.and_then(|a| a.get(ak)), out);
+                        let mut path = format!(".metadata.annotations.{ak}");
+                        diff(&mut path, av, lv.and_then(|a| a.get(ak)), out);
                     }
                 }
             }
-            _ => diff(&format!(".metadata.{k}"), dv, lv, out),
+            _ => diff(&mut format!(".metadata.{k}"), dv, lv, out),
         }
     }
 }
@@ -396,7 +410,9 @@ struct Diff {
     live: Option<Value>,
 }
 
-fn diff(path: &str, d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
+/// `path` is a buffer: each level appends its segment and takes it off again, so only a
+/// difference allocates its path.
+fn diff(path: &mut String, d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
     let Some(l) = l else {
         out.push(Diff {
             path: path.to_string(),
@@ -407,13 +423,18 @@ fn diff(path: &str, d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
     };
     match (d, l) {
         (Value::Object(dm), Value::Object(lm)) => {
+            let len = path.len();
             for (k, dv) in dm {
-                diff(&format!("{path}.{k}"), dv, lm.get(k), out);
+                path.push('.');
+                path.push_str(k);
+                diff(path, dv, lm.get(k), out);
+                path.truncate(len);
             }
             risky_additions(path, dm, lm, out);
         }
         (Value::Array(da), Value::Array(la)) => {
             let list = path.rsplit('.').next().unwrap_or_default();
+            let len = path.len();
             match merge_keys(list) {
                 Some(keys) => {
                     let find = |item: &Value, within: &[Value]| -> Option<usize> {
@@ -421,20 +442,22 @@ fn diff(path: &str, d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
                         let id = item.get(*key)?;
                         within.iter().position(|x| x.get(*key) == Some(id))
                     };
+                    path.push_str("[]");
                     for dv in da {
                         let lv = find(dv, la).map(|i| &la[i]);
-                        diff(&format!("{path}[]"), dv, lv, out);
+                        diff(path, dv, lv, out);
                     }
                     // Live-only items: a container or volume nobody declared.
                     for lv in la {
                         if find(lv, da).is_none() {
                             out.push(Diff {
-                                path: format!("{path}[]"),
+                                path: path.clone(),
                                 declared: None,
                                 live: Some(lv.clone()),
                             });
                         }
                     }
+                    path.truncate(len);
                 }
                 None => {
                     if da.len() != la.len() {
@@ -444,9 +467,11 @@ fn diff(path: &str, d: &Value, l: Option<&Value>, out: &mut Vec<Diff>) {
                             live: Some(l.clone()),
                         });
                     } else {
+                        path.push_str("[]");
                         for (dv, lv) in da.iter().zip(la) {
-                            diff(&format!("{path}[]"), dv, Some(lv), out);
+                            diff(path, dv, Some(lv), out);
                         }
+                        path.truncate(len);
                     }
                 }
             }
@@ -576,11 +601,11 @@ fn show(v: &Option<Value>) -> String {
 fn diff_object(
     key: &ObjectKey,
     d: &Value,
-    live: &Objects,
+    l: Option<&Value>,
     ignore: &[IgnoreRule],
 ) -> Option<(ObjectKey, Finding)> {
     let rules: Vec<&IgnoreRule> = ignore.iter().filter(|r| r.applies(key)).collect();
-    let Some(l) = live.get(key) else {
+    let Some(l) = l else {
         return Some((key.clone(), Finding {
             section: "kubernetes",
             change: Change::Missing,
@@ -603,7 +628,7 @@ fn diff_object(
             match k.as_str() {
                 "apiVersion" | "kind" | "status" => {}
                 "metadata" => diff_metadata(dv, lm.get(k), &mut diffs),
-                _ => diff(&format!(".{k}"), dv, lm.get(k), &mut diffs),
+                _ => diff(&mut format!(".{k}"), dv, lm.get(k), &mut diffs),
             }
         }
         if let Some(lspec) = lm.get("spec").and_then(Value::as_object) {
@@ -685,25 +710,37 @@ pub fn drift(
     ignore: &[IgnoreRule],
     audit: &[AuditRecord],
 ) -> Vec<Finding> {
+    // Both maps are sorted by identity: one merge pairs each declared object with its live
+    // copy and finds the undeclared ones, with no lookups.
+    let mut pairs = Vec::with_capacity(desired.len());
+    let mut undeclared = Vec::new();
+    let mut live_objects = live.iter().peekable();
+    for (key, d) in desired {
+        while let Some(u) = live_objects.next_if(|(l, _)| *l < key) {
+            undeclared.push(u);
+        }
+        let l = live_objects.next_if(|(l, _)| *l == key).map(|(_, l)| l);
+        pairs.push((key, d, l));
+    }
+    undeclared.extend(live_objects);
     // Objects are compared on every core; findings are sorted at the end.
-    let mut out: Vec<(ObjectKey, Finding)> = desired
+    let mut out: Vec<(ObjectKey, Finding)> = pairs
         .par_iter()
-        .filter_map(|(key, d)| diff_object(key, d, live, ignore))
+        .filter_map(|&(key, d, l)| diff_object(key, d, l, ignore))
         .collect();
     // Undeclared objects, where the manifests manage that kind in that namespace.
     let managed: std::collections::BTreeSet<(&str, &str, &str)> = desired
         .keys()
         .map(|k| (k.group.as_str(), k.kind.as_str(), k.namespace.as_str()))
         .collect();
-    for (key, l) in live {
-        if desired.contains_key(key)
-            || !managed.contains(&(
+    let added = undeclared.par_iter().filter_map(|&(key, l)| {
+        if !managed.contains(&(
                 key.group.as_str(),
                 key.kind.as_str(),
                 key.namespace.as_str(),
             ))
         {
-            continue;
+            return None;
         }
         // Objects every namespace gets from the control plane are not drift.
         let builtin = matches!(
@@ -711,20 +748,20 @@ pub fn drift(
             ("ConfigMap", "kube-root-ca.crt") | ("ServiceAccount", "default")
         );
         if builtin {
-            continue;
+            return None;
         }
         // Objects created by controllers (ReplicaSets, Pods of a Deployment) are not drift.
         if l.pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
             .is_some_and(|o| !o.is_empty())
         {
-            continue;
+            return None;
         }
         let rbac = matches!(
             key.kind.as_str(),
             "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
         );
-        out.push((key.clone(), Finding {
+        Some((key.clone(), Finding {
             section: "kubernetes",
             change: Change::Added,
             item: key.to_string(),
@@ -736,8 +773,9 @@ pub fn drift(
             evidence: vec!["in the cluster, not in the manifests".into()],
             hint: "find who created it (--audit); delete it, or add it to the manifests after review".into(),
             attribution: None,
-        }));
-    }
+        }))
+    });
+    out.par_extend(added);
     let mut out: Vec<Finding> = out
         .into_iter()
         .map(|(key, mut f)| {

@@ -153,6 +153,28 @@ fn malformed_manifest_names_file_and_line() {
 }
 
 #[test]
+fn a_later_document_replaces_an_earlier_one_with_the_same_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |v: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "c"}}, "data": {{"v": "{v}"}}}}"#
+        )
+    };
+    let list = format!(r#"{{"kind": "List", "items": [{}, {}]}}"#, cm("1"), cm("2"));
+    std::fs::write(dir.path().join("a.json"), list).unwrap();
+    std::fs::write(dir.path().join("b.json"), cm("3")).unwrap();
+    let v = |objects: &tripline_drift::k8s::Objects| {
+        assert_eq!(objects.len(), 1);
+        objects.values().next().unwrap()["data"]["v"].clone()
+    };
+    assert_eq!(
+        v(&load(&[dir.path().join("a.json")], "default").unwrap()),
+        "2"
+    );
+    assert_eq!(v(&load(&[dir.path()], "default").unwrap()), "3");
+}
+
+#[test]
 fn managed_fields_managers_own_their_fields() {
     let desired = load(&[fixture("manifests")], "default").unwrap();
     let mut live = load(&[fixture("live.json")], "default").unwrap();

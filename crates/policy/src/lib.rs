@@ -288,39 +288,96 @@ impl PolicySet {
 
     /// Evaluates every package on each object (conftest style), with all objects in
     /// `data.tripline.objects`. Objects are shared out over the machine's cores; results keep
-    /// the objects' order.
+    /// the objects' order. Same as [`PolicySet::prepare_objects`] then
+    /// [`PolicySet::eval_prepared`].
     pub fn eval_objects(&mut self, objects: &[(String, Value)]) -> Result<Vec<Violation>, String> {
-        let rules = self.rules()?;
+        let prepared = self.prepare_objects(objects)?;
+        self.eval_prepared(&prepared)
+    }
+
+    /// Builds `data.tripline` for [`PolicySet::eval_prepared`] from `(subject, object)` pairs.
+    ///
+    /// Roles and ClusterRoles are converted to Rego values here, for `data.tripline.roles`;
+    /// so is every object when some policy may read `data.tripline.objects`. Other objects
+    /// are converted by the evaluating thread just before their turn and freed after it,
+    /// so the converted copy of a large dump is never resident at once, and objects of
+    /// kinds no package applies to (see `tripline_kinds`) are never converted. Keeping the
+    /// result apart lets a command that exits next skip freeing it.
+    ///
+    /// ```
+    /// let mut set = tripline_policy::PolicySet::new(false);
+    /// set.add("p.rego", "package p\nimport rego.v1\ntripline_kinds := {\"Pod\"}\ndeny contains \"pod\" if true").unwrap();
+    /// let objects = [
+    ///     ("cm".to_string(), serde_json::json!({"kind": "ConfigMap"})),
+    ///     ("role".to_string(), serde_json::json!({"kind": "Role", "metadata": {"name": "r"}})),
+    /// ];
+    /// let prepared = set.prepare_objects(&objects).unwrap();
+    /// assert_eq!(prepared.converted(), 1); // the Role, for `data.tripline.roles`
+    /// assert!(set.eval_prepared(&prepared).unwrap().is_empty());
+    /// ```
+    pub fn prepare_objects<'a>(
+        &mut self,
+        objects: &'a [(String, Value)],
+    ) -> Result<PreparedObjects<'a>, String> {
+        self.rules()?;
+        let all = self
+            .modules
+            .iter()
+            .any(|(_, text)| may_read_all_objects(text));
+        fn kind(o: &Value) -> &str {
+            o.get("kind").and_then(Value::as_str).unwrap_or_default()
+        }
         use rayon::prelude::*;
-        let inputs: Vec<regorus::Value> = objects.par_iter().map(|(_, o)| to_rego(o)).collect();
+        let converted: Vec<Option<regorus::Value>> = objects
+            .par_iter()
+            .map(|(_, o)| (all || matches!(kind(o), "Role" | "ClusterRole")).then(|| to_rego(o)))
+            .collect();
         // Roles by `Kind/namespace/name`, so binding checks need not scan every object.
         let mut roles = BTreeMap::new();
-        for (o, value) in objects.iter().map(|(_, o)| o).zip(&inputs) {
-            let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
-            if kind == "Role" || kind == "ClusterRole" {
-                let meta = |k: &str| {
-                    o.pointer(&format!("/metadata/{k}"))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                };
-                let ns = if kind == "Role" {
-                    meta("namespace")
-                } else {
-                    ""
-                };
-                let key = format!("{kind}/{ns}/{}", meta("name"));
-                roles.insert(regorus::Value::from(key), value.clone());
-            }
+        for ((_, o), value) in objects.iter().zip(&converted) {
+            let kind = kind(o);
+            let Some(value) = value
+                .as_ref()
+                .filter(|_| kind == "Role" || kind == "ClusterRole")
+            else {
+                continue;
+            };
+            let meta = |k: &str| {
+                o.pointer(&format!("/metadata/{k}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            };
+            let ns = if kind == "Role" {
+                meta("namespace")
+            } else {
+                ""
+            };
+            let key = format!("{kind}/{ns}/{}", meta("name"));
+            roles.insert(regorus::Value::from(key), value.clone());
         }
-        let tripline = BTreeMap::from([
-            ("objects".into(), regorus::Value::from(inputs.clone())),
-            ("roles".into(), regorus::Value::from(roles)),
-        ]);
+        let mut tripline = BTreeMap::from([("roles".into(), regorus::Value::from(roles))]);
+        if all {
+            let every: Vec<regorus::Value> = converted.iter().flatten().cloned().collect();
+            tripline.insert("objects".into(), regorus::Value::from(every));
+        }
         let data = regorus::Value::from(BTreeMap::from([(
             regorus::Value::from("tripline"),
             regorus::Value::from(tripline),
         )]));
+        Ok(PreparedObjects {
+            objects,
+            converted,
+            data,
+        })
+    }
 
+    /// Evaluates every package on prepared objects; see [`PolicySet::eval_objects`].
+    pub fn eval_prepared(
+        &mut self,
+        prepared: &PreparedObjects<'_>,
+    ) -> Result<Vec<Violation>, String> {
+        let rules = self.rules()?;
+        let objects = prepared.objects;
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(objects.len().div_ceil(MIN_OBJECTS_PER_THREAD))
@@ -333,8 +390,7 @@ impl PolicySet {
         let parts: Vec<Part> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
-                    let data = &data;
-                    let inputs = &inputs;
+                    let data = &prepared.data;
                     s.spawn(move || {
                         let scope = Some("data.tripline.kubernetes.");
                         // One evaluator per kind, with the rules whose package applies to it;
@@ -366,7 +422,11 @@ impl PolicySet {
                                 by_kind.insert(kind.to_string(), e);
                             }
                             if let Some(e) = by_kind.get_mut(kind).and_then(Option::as_mut) {
-                                let v = e.eval(inputs[i].clone(), subject)?;
+                                let input = match &prepared.converted[i] {
+                                    Some(v) => v.clone(),
+                                    None => to_rego(o),
+                                };
+                                let v = e.eval(input, subject)?;
                                 if !v.is_empty() {
                                     out.push((i, v));
                                 }
@@ -391,6 +451,47 @@ impl PolicySet {
         by_object.sort_unstable_by_key(|(i, _)| *i);
         Ok(by_object.into_iter().flat_map(|(_, v)| v).collect())
     }
+}
+
+/// Kubernetes objects ready for [`PolicySet::eval_prepared`], from
+/// [`PolicySet::prepare_objects`].
+pub struct PreparedObjects<'a> {
+    objects: &'a [(String, Value)],
+    /// By object: its Rego value, when it was needed before evaluation.
+    converted: Vec<Option<regorus::Value>>,
+    /// `data.tripline`: the roles, and every object when a policy may read them.
+    data: regorus::Value,
+}
+
+impl PreparedObjects<'_> {
+    /// How many objects were converted ahead of evaluation (for `data.tripline`).
+    pub fn converted(&self) -> usize {
+        self.converted.iter().flatten().count()
+    }
+}
+
+impl std::fmt::Debug for PreparedObjects<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedObjects")
+            .field("objects", &self.objects.len())
+            .field("converted", &self.converted())
+            .finish()
+    }
+}
+
+/// Whether a module may read `data.tripline.objects`: it names `objects`, or reads the root
+/// `data` other than by a dotted path (`data[x]`, `walk(data, ...)`). Wrong only towards
+/// converting too much.
+fn may_read_all_objects(rego: &str) -> bool {
+    let bytes = rego.as_bytes();
+    rego.contains("objects")
+        || rego.match_indices("data").any(|(i, _)| {
+            let before = i.checked_sub(1).map(|j| bytes[j]);
+            let after = bytes.get(i + 4).copied();
+            let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+            // `x.data` is a field, and `data.a.b` reads one path.
+            !word(before) && before != Some(b'.') && !word(after) && after != Some(b'.')
+        })
 }
 
 /// Below this many objects per thread, starting another thread costs more than it saves.

@@ -251,6 +251,23 @@ fn tripline_kinds_route_objects_to_packages() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
 
+    // A package routed to Pods still sees every object in `data.tripline.objects`, even of
+    // kinds no package is evaluated on.
+    let mut joins = PolicySet::new(false);
+    joins
+        .add(
+            "join.rego",
+            "package join\nimport rego.v1\ntripline_kinds := {\"Pod\"}\ndeny contains sprintf(\"%d config maps\", [count([o | some o in data.tripline.objects; o.kind == \"ConfigMap\"])]) if true",
+        )
+        .unwrap();
+    let prepared = joins.prepare_objects(&objects).unwrap();
+    assert_eq!(prepared.converted(), 4);
+    let v = joins.eval_prepared(&prepared).unwrap();
+    assert_eq!(v.len(), 2);
+    assert!(v.iter().all(|x| x.msg == "1 config maps"), "{v:?}");
+    // Without such a policy only what a package reads is converted ahead (nothing here).
+    assert_eq!(set.prepare_objects(&objects).unwrap().converted(), 0);
+
     let mut bad = PolicySet::new(false);
     bad.add(
         "bad.rego",

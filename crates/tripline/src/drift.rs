@@ -280,8 +280,10 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
             let mut set = crate::policy::policy_set(&inputs.policies, inputs.rego_v0)?;
             let objects: Vec<(String, serde_json::Value)> =
                 live.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-            let violations = set.eval_objects(&objects)?;
-            findings.extend(violations.iter().map(policy_finding));
+            let prepared = set.prepare_objects(&objects)?;
+            let violations = set.eval_prepared(&prepared)?;
+            std::mem::forget(prepared);
+            findings.extend(violations.into_iter().map(policy_finding));
             findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.item.cmp(&b.item)));
             std::mem::forget(objects);
         } else {
@@ -303,12 +305,12 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
 
 /// A policy violation on a live object, as a finding of the `policy` section: forbidden by
 /// policy rather than by the manifests.
-fn policy_finding(v: &tripline_policy::Violation) -> tripline_drift::compare::Finding {
+fn policy_finding(v: tripline_policy::Violation) -> tripline_drift::compare::Finding {
     use tripline_drift::compare::{Change, Finding, Severity};
     Finding {
         section: "policy",
         change: Change::Forbidden,
-        item: v.subject.clone(),
+        item: v.subject,
         severity: match v.severity.to_ascii_lowercase().as_str() {
             "critical" => Severity::Critical,
             "high" => Severity::High,

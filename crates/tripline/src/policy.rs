@@ -121,8 +121,10 @@ fn run(policies: &[PathBuf], rego_v0: bool, inputs: &[PathBuf]) -> Result<Vec<Vi
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-        out.extend(set.eval_objects(&objects)?);
+        let prepared = set.prepare_objects(&objects)?;
+        out.extend(set.eval_prepared(&prepared)?);
         // As in `drift`: the documents are freed by the exit, not one map at a time.
+        std::mem::forget(prepared);
         std::mem::forget(objects);
     }
     Ok(out)

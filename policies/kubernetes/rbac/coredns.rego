@@ -18,7 +18,7 @@ covers_coredns(rule) if "coredns" in rule.resourceNames
 
 deny contains a if {
 	reaches_kube_system
-	some rule in data.tripline.lib.rbac.grants(input, {"update", "patch"}, {"configmaps"}, {""})
+	some rule in data.tripline.lib.rbac.grants({"update", "patch"}, {"configmaps"}, {""})
 	covers_coredns(rule)
 	some s in input.subjects
 	a := {
