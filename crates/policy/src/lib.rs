@@ -480,18 +480,40 @@ impl std::fmt::Debug for PreparedObjects<'_> {
 }
 
 /// Whether a module may read `data.tripline.objects`: it names `objects`, or reads the root
-/// `data` other than by a dotted path (`data[x]`, `walk(data, ...)`). Wrong only towards
-/// converting too much.
+/// `data` or `data.tripline` whole (`data[x]`, `walk(data, ...)`, `import data.tripline`).
+/// Wrong only towards converting too much.
 fn may_read_all_objects(rego: &str) -> bool {
-    let bytes = rego.as_bytes();
-    rego.contains("objects")
-        || rego.match_indices("data").any(|(i, _)| {
+    let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    // `path` used as a whole: not part of a longer name, and not followed by `.field`.
+    let whole = |path: &str| {
+        let bytes = rego.as_bytes();
+        rego.match_indices(path).any(|(i, _)| {
             let before = i.checked_sub(1).map(|j| bytes[j]);
-            let after = bytes.get(i + 4).copied();
-            let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
-            // `x.data` is a field, and `data.a.b` reads one path.
+            let after = bytes.get(i + path.len()).copied();
+            // `x.data` is a field of something else.
             !word(before) && before != Some(b'.') && !word(after) && after != Some(b'.')
         })
+    };
+    rego.contains("objects") || whole("data") || whole("data.tripline")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_may_read_every_object() {
+        use super::may_read_all_objects as reads;
+        assert!(reads("x := count(data.tripline.objects)"));
+        assert!(reads("import data.tripline\nx := tripline[k]"));
+        assert!(reads("t := data.tripline\n"));
+        assert!(reads("x := data[k]"));
+        assert!(reads("x := walk(data)"));
+        assert!(!reads("r := data.tripline.roles[k]\nm := input.data.key"));
+        assert!(!reads("import data.tripline.lib.rbac\nmetadata := 1"));
+        // The shipped pack converts only what its packages are routed to.
+        for (name, text) in super::DEFAULT_PACK {
+            assert!(!reads(text), "{name}");
+        }
+    }
 }
 
 /// Below this many objects per thread, starting another thread costs more than it saves.
