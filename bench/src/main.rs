@@ -7,6 +7,9 @@
 //! `tripline-bench gen-k8s-objects N DIR` N desired objects (`DIR/desired.json`, a List) and the
 //!                                        live dump (`DIR/live.json`): server noise, ~2% drift
 //! `tripline-bench parse k8s-objects DIR` parse both with serde_json, print objects/s
+//! `tripline-bench syscall-loop SECS`     open/close/stat for SECS seconds, print iterations/s
+//! `tripline-bench syscall-flood RATE SECS` getppid() at RATE calls/s for SECS seconds, paced
+//!                                        every millisecond; print the rate reached
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -279,6 +282,29 @@ fn main() -> std::io::Result<()> {
                 n += 1000;
             }
             fs::remove_file(&path)?;
+            println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
+        }
+        "syscall-flood" => {
+            // A paced flood of the cheapest syscall, for the sensor's pipeline throughput: with
+            // `run --every-syscall` each call is one record through ring buffer, decoder and
+            // state. Pacing (not a tight loop) asks a fixed rate of the agent; the rate
+            // reached is printed in case this core could not keep up.
+            let rate: u64 = arg(2).parse().expect("RATE");
+            let secs: f64 = arg(3).parse().expect("SECS");
+            let per_ms = (rate / 1000).max(1);
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed().as_secs_f64() < secs {
+                for _ in 0..per_ms {
+                    // SAFETY: getppid takes no arguments and cannot fail.
+                    unsafe { libc::syscall(libc::SYS_getppid) };
+                }
+                n += per_ms;
+                let due = std::time::Duration::from_micros(n * 1000 / per_ms);
+                while start.elapsed() < due {
+                    std::hint::spin_loop();
+                }
+            }
             println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
         }
         "parse" => {

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 /* Tripline's kernel sensor.
  *
- * Needs only raw tracepoints, ring buffers and BTF (no kprobes, fentry, tp_btf or BPF LSM):
- *   raw_tracepoint/sys_exit            checks a per-syscall switch, then tail-calls the
- *                                      program that knows that syscall's arguments
+ * Needs only tracepoints, raw tracepoints, ring buffers and BTF (no kprobes, fentry, tp_btf or
+ * BPF LSM). Syscalls are hooked one of two ways, chosen by user space (see loader.rs):
+ *   syscall tracepoints                one decoder per reported syscall, attached to
+ *                                      syscalls/sys_exit_NAME (and sys_enter_NAME for the
+ *                                      open family and connect); a syscall no rule needs
+ *                                      costs the kernel a bitmap test and runs no BPF at all
+ *   raw_tracepoint/sys_exit            (fallback, and --every-syscall) checks a per-syscall
+ *                                      switch, then tail-calls the same decoder
+ * and processes through:
  *   raw_tracepoint/sched_process_exec  successful execve/execveat with the new image's facts
  *   raw_tracepoint/sched_process_fork  new processes (threads are not reported)
  *   raw_tracepoint/sched_process_exit  process exits
@@ -354,11 +360,12 @@ static __always_inline __u32 add_argv(struct tl_scratch *s, __u32 off, const cha
 	return put_len(s, start, w);
 }
 
-static __always_inline int exit_common(unsigned long long *ctx, enum shape shape)
+/* Reports one syscall exit: `regs` are the caller's registers (the arguments), `ret` the
+ * result. */
+static __always_inline int exit_common(const struct pt_regs *regs, long ret, enum shape shape)
 {
 	struct pt_regs r = {};
-	bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx[0]);
-	long ret = ctx[1];
+	bpf_probe_read_kernel(&r, sizeof(r), regs);
 	if ((shape == SHAPE_EXEC_FAIL0 || shape == SHAPE_EXEC_FAIL1) && ret == 0)
 		return 0; /* reported by sched_process_exec with the new image */
 	/* sendto/recvfrom matter for datagrams (DNS, UDP exfiltration); on TCP they are the bulk
@@ -448,9 +455,38 @@ static __always_inline int exit_common(unsigned long long *ctx, enum shape shape
 	return 0;
 }
 
-#define EXIT_PROG(name, shape)                                    \
-	SEC("raw_tracepoint/" #name)                              \
-	int name(unsigned long long *ctx) { return exit_common(ctx, shape); }
+/* The layouts of syscalls/sys_enter_NAME and sys_exit_NAME records (trace_syscalls.c). */
+struct tl_tp_enter {
+	__u64 common;
+	int nr;
+	unsigned long args[]; /* as many as the syscall takes */
+};
+
+struct tl_tp_exit {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/* Each decoder twice: a tail-call target of tl_sys_exit (raw tracepoint context: the regs
+ * pointer and the result), and a program attached directly to syscalls/sys_exit_NAME. The
+ * tracepoint skips ia32 syscalls itself, so only our own calls are left out here. */
+#define EXIT_PROG(name, shape)                                                       \
+	SEC("raw_tracepoint/" #name)                                                 \
+	int name(unsigned long long *ctx)                                            \
+	{                                                                            \
+		return exit_common((const struct pt_regs *)ctx[0], ctx[1], shape);   \
+	}                                                                            \
+	SEC("tracepoint/syscalls/" #name)                                            \
+	int name##_tp(struct tl_tp_exit *ctx)                                        \
+	{                                                                            \
+		if (is_self())                                                       \
+			return 0;                                                    \
+		count(TL_CNT_DISPATCHED);                                            \
+		struct task_struct *task = bpf_get_current_task_btf();               \
+		return exit_common((const struct pt_regs *)bpf_task_pt_regs(task),   \
+				   ctx->ret, shape);                                 \
+	}
 
 EXIT_PROG(tl_x_args, SHAPE_ARGS)
 EXIT_PROG(tl_x_path0, SHAPE_PATH0)
@@ -487,13 +523,47 @@ int tl_sys_exit(unsigned long long *ctx)
 	count(TL_CNT_DISPATCHED);
 	bpf_tail_call(ctx, &exit_progs, key);
 	/* No decoder installed for this syscall: raw arguments only. */
-	return exit_common(ctx, SHAPE_ARGS);
+	return exit_common((const struct pt_regs *)ctx[0], ctx[1], SHAPE_ARGS);
 }
 
 /* --- sys_enter ------------------------------------------------------------------------- */
 
-/* For syscalls flagged ON_ENTER (the open family and connect), copy the path or sockaddr the
- * caller passed before the kernel acts on it (see add_stashed). */
+/* The open family and connect: copy the path or sockaddr the caller passed before the kernel
+ * acts on it (see add_stashed). `a` are the first three arguments. */
+static __always_inline int enter_common(__u64 nr, unsigned long a0, unsigned long a1,
+					unsigned long a2)
+{
+	__u32 zero = 0;
+	struct tl_stash *st = bpf_map_lookup_elem(&stash_scratch, &zero);
+	if (!st)
+		return 0;
+	st->nr = nr;
+	long n = 0;
+	switch (nr) {
+	case 2:  /* open */
+	case 85: /* creat */
+		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)a0) - 1;
+		break;
+	case 257: /* openat */
+	case 437: /* openat2 */
+		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)a1) - 1;
+		break;
+	case 42: { /* connect */
+		__u64 len = a2 > 128 ? 128 : a2;
+		if (len > 0 && bpf_probe_read_user(st->data, len & 255, (void *)a1) == 0)
+			n = len;
+		break;
+	}
+	default:
+		return 0;
+	}
+	st->len = n > 0 ? n : 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&stash, &tid, st, BPF_ANY);
+	return 0;
+}
+
+/* Raw hooks: every syscall enters here; only those flagged ON_ENTER go on. */
 SEC("raw_tracepoint/sys_enter")
 int tl_sys_enter(unsigned long long *ctx)
 {
@@ -506,34 +576,22 @@ int tl_sys_enter(unsigned long long *ctx)
 		return 0;
 	struct pt_regs r = {};
 	bpf_probe_read_kernel(&r, sizeof(r), (void *)ctx[0]);
-	__u32 zero = 0;
-	struct tl_stash *st = bpf_map_lookup_elem(&stash_scratch, &zero);
-	if (!st)
+	return enter_common(nr, r.di, r.si, r.dx);
+}
+
+/* Syscall tracepoints: attached to sys_enter_NAME of exactly the syscalls that need it. The
+ * arguments come from the saved registers: a sys_enter record holds only as many as the
+ * syscall takes, and the kernel refuses to attach a program that reads past that (creat
+ * has two). */
+SEC("tracepoint/syscalls/tl_tp_sys_enter")
+int tl_tp_sys_enter(struct tl_tp_enter *ctx)
+{
+	if (is_self())
 		return 0;
-	st->nr = key;
-	long n = 0;
-	switch (nr) {
-	case 2:  /* open */
-	case 85: /* creat */
-		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)r.di) - 1;
-		break;
-	case 257: /* openat */
-	case 437: /* openat2 */
-		n = bpf_probe_read_user_str(st->data, MAX_STR, (void *)r.si) - 1;
-		break;
-	case 42: { /* connect */
-		__u64 len = r.dx > 128 ? 128 : r.dx;
-		if (len > 0 && bpf_probe_read_user(st->data, len & 255, (void *)r.si) == 0)
-			n = len;
-		break;
-	}
-	default:
-		return 0;
-	}
-	st->len = n > 0 ? n : 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&stash, &tid, st, BPF_ANY);
-	return 0;
+	struct pt_regs r = {};
+	bpf_probe_read_kernel(&r, sizeof(r),
+			      (void *)bpf_task_pt_regs(bpf_get_current_task_btf()));
+	return enter_common((__u32)ctx->nr, r.di, r.si, r.dx);
 }
 
 /* --- process lifecycle ------------------------------------------------------------------ */

@@ -1,15 +1,20 @@
 //! Tripline's eBPF sensor.
 //!
 //! The kernel side (`bpf/sensor.bpf.c`, compiled by `build.rs` with clang against the committed
-//! `bpf/vmlinux.h`, CO-RE) uses only raw tracepoints, ring buffers and BTF, so it runs on
-//! kernels without kprobes, fentry, tp_btf or BPF LSM:
+//! `bpf/vmlinux.h`, CO-RE) uses only tracepoints, raw tracepoints, ring buffers and BTF, so it
+//! runs on kernels without kprobes, fentry, tp_btf or BPF LSM. Syscalls are hooked one of two
+//! ways ([`Hooks`]):
 //!
-//! * `sys_exit` checks a per-syscall switch (filled from the loaded rules) and tail-calls the
-//!   decoder for that syscall; unused syscalls cost only that check;
-//! * `sys_enter` copies the path of the open family and connect's address before the kernel
-//!   acts on it, so a thread rewriting the buffer during the call cannot change what is
-//!   reported;
-//! * `sched_process_exec`, `sched_process_fork` and `sched_process_exit` keep the process table.
+//! * syscall tracepoints (the default): each syscall the rules need gets its decoder attached
+//!   to `syscalls/sys_exit_NAME`; every other syscall runs no BPF at all, which keeps a busy
+//!   server's overhead to the cost of the kernel's tracepoint bitmap test;
+//! * raw `sys_exit` (fallback, `--every-syscall`): checks a per-syscall switch filled from the
+//!   rules and tail-calls the same decoder; every syscall pays for one BPF run.
+//!
+//! Either way the open family and connect copy their path or address at entry
+//! (`sys_enter_NAME`, or raw `sys_enter`), so a thread rewriting the buffer during the call
+//! cannot change what is reported, and `sched_process_exec`, `sched_process_fork` and
+//! `sched_process_exit` keep the process table.
 //!
 //! User space ([`Sensor`]) loads the programs with aya, drains the ring buffer, and
 //! [`wire::decode`] turns records into [`tripline_syscall`] inputs.
@@ -33,4 +38,4 @@ mod loader;
 pub mod syscalls;
 pub mod wire;
 
-pub use loader::{check_privileges, KernelCounters, Sensor, SensorConfig, SensorError};
+pub use loader::{check_privileges, Hooks, KernelCounters, Sensor, SensorConfig, SensorError};

@@ -750,6 +750,15 @@ struct RunArgs {
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 64)]
     ring_mib: u32,
+    /// How syscalls are hooked: `syscall-tracepoints` runs BPF only for the syscalls the rules
+    /// need; `raw` runs it on every syscall (also counts ia32 syscalls); `auto` picks the
+    /// first unless --every-syscall is set or the kernel lacks syscall tracepoints.
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "auto|raw|syscall-tracepoints"
+    )]
+    hooks: tripline_sensor::Hooks,
     /// Text appended to every syscall alert (Falco's `append_output`); empty to append nothing.
     #[arg(
         long,
@@ -1452,17 +1461,25 @@ struct LiveOutput {
 }
 
 impl tripline::run::RunObserver for LiveOutput {
-    fn on_ready(&mut self, syscalls: &[String]) {
+    fn on_ready(&mut self, stats: &tripline::run::RunStats) {
+        let syscalls = &stats.syscalls;
         if let Ok(mut l) = self.live.lock() {
             l.syscalls = syscalls.to_vec();
             l.rules = self.rules_active as u64;
         }
         eprintln!(
-            "tripline: sensor attached; {} rules active; {} syscalls enabled ({})",
+            "tripline: sensor attached; {} rules active; {} syscalls enabled ({}) via {} hooks",
             self.rules_active,
             syscalls.len(),
-            syscalls.join(",")
+            syscalls.join(","),
+            stats.hooks
         );
+        if !stats.unhooked.is_empty() {
+            eprintln!(
+                "tripline: not in this kernel (no syscall tracepoint), not reported: {}",
+                stats.unhooked.join(",")
+            );
+        }
     }
 
     fn on_alert(&mut self, finding: tripline_event::Finding) {
@@ -1558,6 +1575,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         all_syscalls: args.all_syscalls || args.anomaly.is_some() || args.anomaly_learn.is_some(),
         every_syscall: args.every_syscall,
         ring_bytes: args.ring_mib << 20,
+        hooks: args.hooks,
         duration: args.duration.map(std::time::Duration::from_secs),
         // The UI shows live counters: refresh them every second even when none are printed.
         stats_interval: if args.stats_interval > 0 {

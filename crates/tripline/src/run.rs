@@ -9,7 +9,7 @@ use tripline_event::{Finding, Priority};
 use tripline_rules::{RuleMatching, Ruleset};
 use tripline_scap::record::Recorder;
 use tripline_sensor::wire::{self, Record};
-use tripline_sensor::{KernelCounters, Sensor, SensorConfig, SensorError};
+use tripline_sensor::{Hooks, KernelCounters, Sensor, SensorConfig, SensorError};
 use tripline_sigma::SigmaRuleset;
 use tripline_syscall::runtime::RuntimeDirs;
 use tripline_syscall::{Kind, State, SyscallEvent};
@@ -51,6 +51,8 @@ pub struct RunConfig {
     pub every_syscall: bool,
     /// Ring buffer size, bytes.
     pub ring_bytes: u32,
+    /// How the sensor hooks syscalls.
+    pub hooks: Hooks,
     /// Stop after this long (for tests and benchmarks); `None` runs until stopped.
     pub duration: Option<Duration>,
     /// Interval of [`RunObserver::on_stats`] calls.
@@ -70,6 +72,7 @@ impl Default for RunConfig {
             all_syscalls: false,
             every_syscall: false,
             ring_bytes: 64 << 20,
+            hooks: Hooks::Auto,
             duration: None,
             stats_interval: None,
             capture: None,
@@ -99,6 +102,10 @@ pub struct RunStats {
     pub state_dropped: u64,
     /// Syscalls enabled in the kernel.
     pub syscalls: Vec<String>,
+    /// How they are hooked.
+    pub hooks: Hooks,
+    /// Syscalls the rules need that this kernel has no tracepoint for (not reported).
+    pub unhooked: Vec<String>,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// Events written to the capture file.
@@ -134,8 +141,9 @@ pub enum RunError {
 
 /// Callbacks of a run.
 pub trait RunObserver {
-    /// The sensor is attached and events flow.
-    fn on_ready(&mut self, _syscalls: &[String]) {}
+    /// The sensor is attached and events flow; `stats` names the syscalls enabled and how they
+    /// are hooked.
+    fn on_ready(&mut self, _stats: &RunStats) {}
     /// One alert.
     fn on_alert(&mut self, finding: Finding);
     /// Periodic statistics: totals so far and the rate since the last call.
@@ -170,10 +178,17 @@ pub fn run(
         syscalls: needed_syscalls(rules, cfg.all_syscalls || cfg.every_syscall),
         ring_bytes: cfg.ring_bytes,
         every_syscall: cfg.every_syscall,
+        hooks: cfg.hooks,
     })?;
     let stats = RunStats {
         syscalls: sensor
             .enabled()
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        hooks: sensor.hooks(),
+        unhooked: sensor
+            .unhooked()
             .iter()
             .map(|k| k.name().to_string())
             .collect(),
@@ -189,7 +204,7 @@ pub fn run(
             })?),
             None => None,
         };
-    observer.on_ready(&stats.syscalls);
+    observer.on_ready(&stats);
     let mut p = Pipeline {
         boot,
         recorder,

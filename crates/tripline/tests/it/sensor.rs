@@ -18,6 +18,7 @@ use tripline::run::{run, RunConfig, RunObserver, RunStats};
 use tripline_event::Finding;
 use tripline_rules::falco::{load, RulesFile};
 use tripline_rules::{RuleMatching, Ruleset};
+use tripline_sensor::Hooks;
 use tripline_sources::schemas;
 
 const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/falco/rules");
@@ -62,7 +63,7 @@ struct Collect {
 }
 
 impl RunObserver for Collect {
-    fn on_ready(&mut self, _: &[String]) {
+    fn on_ready(&mut self, _: &tripline::run::RunStats) {
         if let Some(tx) = self.ready.take() {
             tx.send(()).unwrap();
         }
@@ -449,9 +450,24 @@ fn syscalls_no_rule_needs_never_reach_the_engine() {
     if !enabled() {
         return;
     }
+    // Auto picks syscall tracepoints on this kind of machine; raw hooks filter in the kernel.
+    for (asked, hooks) in [
+        (Hooks::Auto, Hooks::SyscallTracepoints),
+        (Hooks::Raw, Hooks::Raw),
+    ] {
+        let cfg = RunConfig {
+            hooks: asked,
+            ..RunConfig::default()
+        };
+        let stats = unneeded_syscalls_run(cfg);
+        assert_eq!(stats.hooks, hooks);
+    }
+}
+
+fn unneeded_syscalls_run(cfg: RunConfig) -> RunStats {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let (_, stats) = with_agent(rules(&["falco_rules.yaml"]), RuleMatching::First, || {
+    let (_, stats) = with_agent_cfg(rules(&["falco_rules.yaml"]), cfg, || {
         sh(&format!(
             "mkdir {d}/a && touch {d}/a/f && chmod 600 {d}/a/f && mv {d}/a/f {d}/a/g && rm {d}/a/g && rmdir {d}/a"
         ));
@@ -488,6 +504,7 @@ fn syscalls_no_rule_needs_never_reach_the_engine() {
         "{stats:?}"
     );
     assert!(stats.events > 0 && stats.kernel.emitted > 0);
+    stats
 }
 
 /// A slow consumer and a small ring buffer: the kernel loses records, and the loss is counted
@@ -510,7 +527,7 @@ fn drops_are_counted_and_alerted() {
 
     struct Slow(Vec<Finding>, Option<mpsc::Sender<()>>);
     impl RunObserver for Slow {
-        fn on_ready(&mut self, _: &[String]) {
+        fn on_ready(&mut self, _: &tripline::run::RunStats) {
             if let Some(tx) = self.1.take() {
                 tx.send(()).unwrap();
             }
@@ -599,21 +616,33 @@ fd = libc.open(buf, os.O_RDONLY)
 assert fd >= 0 and buf.value.endswith(b"/decoy"), (fd, buf.value)
 "#
     );
-    let (alerts, _) = with_agent(rules, RuleMatching::First, || {
-        let status = Command::new("python3")
-            .arg("-c")
-            .arg(&script)
-            .status()
-            .unwrap();
-        assert!(status.success(), "python3: {status}");
-    });
-    let names: Vec<String> = alerts
-        .iter()
-        .filter(|f| f.rule == "read in test dir")
-        .map(|f| text(f, "fd.name"))
-        .collect();
-    assert!(names.contains(&format!("{d}/fifo")), "{names:?}");
-    assert!(!names.iter().any(|n| n.ends_with("/decoy")), "{names:?}");
+    // Both ways of hooking copy the path at entry (different programs do it).
+    for hooks in [Hooks::SyscallTracepoints, Hooks::Raw] {
+        let _ = std::fs::remove_file(dir.path().join("fifo"));
+        let cfg = RunConfig {
+            hooks,
+            ..RunConfig::default()
+        };
+        let (alerts, stats) = with_agent_cfg(rules.clone(), cfg, || {
+            let status = Command::new("python3")
+                .arg("-c")
+                .arg(&script)
+                .status()
+                .unwrap();
+            assert!(status.success(), "python3: {status}");
+        });
+        assert_eq!(stats.hooks, hooks);
+        let names: Vec<String> = alerts
+            .iter()
+            .filter(|f| f.rule == "read in test dir")
+            .map(|f| text(f, "fd.name"))
+            .collect();
+        assert!(names.contains(&format!("{d}/fifo")), "{hooks}: {names:?}");
+        assert!(
+            !names.iter().any(|n| n.ends_with("/decoy")),
+            "{hooks}: {names:?}"
+        );
+    }
 }
 
 /// SigmaHQ's Linux rules run unchanged on the sensor's events (process creation, file
@@ -719,7 +748,8 @@ fn sigma_rules_fire_on_live_events() {
 }
 
 /// 32-bit syscalls (`int $0x80`) use another numbering: ia32 `read` is 3, x86_64's `close`.
-/// They must be counted and skipped, never decoded as the x86_64 syscall of the same number.
+/// They must be counted and skipped, never decoded as the x86_64 syscall of the same number
+/// (raw hooks; syscall tracepoints never fire for them).
 #[test]
 fn ia32_syscalls_are_counted_not_misdecoded() {
     if !enabled() {
@@ -740,9 +770,15 @@ fn ia32_syscalls_are_counted_not_misdecoded() {
         .status()
         .expect("gcc runs");
     assert!(status.success());
-    let (_, stats) = with_agent(rules(&["falco_rules.yaml"]), RuleMatching::First, || {
+    // Only raw hooks see them: the kernel leaves ia32 syscalls out of syscall tracepoints.
+    let cfg = RunConfig {
+        hooks: Hooks::Raw,
+        ..RunConfig::default()
+    };
+    let (_, stats) = with_agent_cfg(rules(&["falco_rules.yaml"]), cfg, || {
         assert!(Command::new(&bin).status().unwrap().success());
     });
+    assert_eq!(stats.hooks, Hooks::Raw);
     assert!(stats.kernel.compat_skipped >= 100, "{stats:?}");
 }
 
