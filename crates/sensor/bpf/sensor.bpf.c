@@ -360,6 +360,14 @@ static __always_inline __u32 add_argv(struct tl_scratch *s, __u32 off, const cha
 	return put_len(s, start, w);
 }
 
+/* A sendto without a destination (`dest_addr`, arg 4, in r8) goes to the socket's connected
+ * peer, already known from connect or accept: nothing new to report. It is how every TCP
+ * server and client sends, so this is checked before anything else. */
+static __always_inline int no_new_peer(__u64 dest_addr, enum shape shape)
+{
+	return shape == SHAPE_SOCK_ADDR4 && dest_addr == 0;
+}
+
 /* Reports one syscall exit: `regs` are the caller's registers (the arguments), `ret` the
  * result. */
 static __always_inline int exit_common(const struct pt_regs *regs, long ret, enum shape shape)
@@ -368,6 +376,8 @@ static __always_inline int exit_common(const struct pt_regs *regs, long ret, enu
 	bpf_probe_read_kernel(&r, sizeof(r), regs);
 	if ((shape == SHAPE_EXEC_FAIL0 || shape == SHAPE_EXEC_FAIL1) && ret == 0)
 		return 0; /* reported by sched_process_exec with the new image */
+	if (no_new_peer(r.r8, shape))
+		return 0;
 	/* sendto/recvfrom matter for datagrams (DNS, UDP exfiltration); on TCP they are the bulk
 	 * of a server's traffic and the connection is already known from connect/accept. */
 	struct tl_sock udp = {};
@@ -480,12 +490,12 @@ struct tl_tp_exit {
 	SEC("tracepoint/syscalls/" #name)                                            \
 	int name##_tp(struct tl_tp_exit *ctx)                                        \
 	{                                                                            \
-		if (is_self())                                                       \
+		struct task_struct *task = bpf_get_current_task_btf();               \
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);     \
+		if (no_new_peer(regs->r8, shape) || is_self())                       \
 			return 0;                                                    \
 		count(TL_CNT_DISPATCHED);                                            \
-		struct task_struct *task = bpf_get_current_task_btf();               \
-		return exit_common((const struct pt_regs *)bpf_task_pt_regs(task),   \
-				   ctx->ret, shape);                                 \
+		return exit_common(regs, ctx->ret, shape);                           \
 	}
 
 EXIT_PROG(tl_x_args, SHAPE_ARGS)

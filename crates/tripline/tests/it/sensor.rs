@@ -1310,3 +1310,52 @@ fn workload_baselines_learn_then_flag_the_new() {
         "{alerts:#?}"
     );
 }
+
+/// sendto is reported only when it names a peer on a socket that is not TCP (DNS, UDP
+/// exfiltration): a connected socket's sends (every TCP server's traffic) cost the kernel one
+/// load and reach no rule.
+#[test]
+fn sendto_reports_only_new_datagram_peers() {
+    if !enabled() {
+        return;
+    }
+    let (rules, report) = load(
+        &[RulesFile {
+            name: "sendto.yaml".into(),
+            content: "- rule: send\n  desc: test\n  condition: evt.type = sendto and proc.name = python3\n  output: send %fd.name %fd.l4proto\n  priority: DEBUG\n".into(),
+        }],
+        &schemas(),
+    );
+    assert!(report.is_ok(), "{:?}", report.errors);
+    let script = r#"
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"x", ("127.0.0.1", 5353))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.connect(("127.0.0.1", 5354))
+c.send(b"y")
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+t = socket.create_connection(l.getsockname())
+t.send(b"z")
+"#;
+    for hooks in [Hooks::SyscallTracepoints, Hooks::Raw] {
+        let cfg = RunConfig {
+            hooks,
+            ..RunConfig::default()
+        };
+        let (alerts, _) = with_agent_cfg(rules.clone(), cfg, || {
+            let status = Command::new("python3")
+                .arg("-c")
+                .arg(script)
+                .status()
+                .unwrap();
+            assert!(status.success(), "python3: {status}");
+        });
+        let names: Vec<String> = alerts.iter().map(|f| text(f, "fd.name")).collect();
+        assert_eq!(names.len(), 1, "{hooks}: {names:?}");
+        assert!(names[0].ends_with("->127.0.0.1:5353"), "{hooks}: {names:?}");
+        assert_eq!(text(&alerts[0], "fd.l4proto"), "udp");
+    }
+}
