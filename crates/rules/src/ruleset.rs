@@ -159,7 +159,8 @@ fn guard_candidates(m: &Matcher, out: &mut Vec<Guard>) {
             }
             let values: Option<Vec<String>> = match &c.test {
                 Test::Compare(Op::Eq, Literal::Str(s)) => Some(vec![s.clone()]),
-                Test::Set { subset: true, set } => set
+                // Not a list field (checked above): `in` and `intersects` agree on one value.
+                Test::Set { set, .. } => set
                     .strings()
                     .map(|v| v.into_iter().map(str::to_string).collect()),
                 _ => None,

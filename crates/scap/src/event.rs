@@ -25,6 +25,12 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Falco's `evt.type`.
     pub fn name(&self) -> &'static str {
+        // Generic events carry their syscall in the `ID` parameter.
+        if self.code < 2 {
+            if let Some(name) = self.int("ID").and_then(table::generic_name) {
+                return name;
+            }
+        }
         table::meta(self.code).info.name
     }
 

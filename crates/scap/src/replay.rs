@@ -192,8 +192,13 @@ impl Replayer {
             self.stash.remove(&tid);
         }
         let meta = table::meta(e.code);
-        let name = meta.info.name;
-        let report = self.all_events || !meta.simple_drop;
+        let name = e.name();
+        let simple_drop = if e.code < 2 {
+            table::is_simple_consumer_drop(name)
+        } else {
+            meta.simple_drop
+        };
+        let report = self.all_events || !simple_drop;
         if report {
             self.stats.reported += 1;
         } else {

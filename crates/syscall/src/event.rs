@@ -526,7 +526,6 @@ impl Event for SyscallEvent<'_> {
             Kind::Openat2 => fd().map(|(_, f)| f.flags as u64),
             _ => None,
         };
-        let ancestor = |n: Option<usize>| procs.ancestor(self.pid, n.unwrap_or(1));
         let ancestors_or_nth = |arg: &FieldArg, g: &dyn Fn(&Process) -> Value<'_>| match index(arg)
         {
             Some(n) => procs.ancestor(self.pid, n).map(g),
@@ -589,7 +588,7 @@ impl Event for SyscallEvent<'_> {
             F::ProcTty => Value::Unsigned(p()?.tty as u64),
             F::ProcPid => Value::Signed(self.pid as i64),
             F::ProcPpid => Value::Signed(p()?.ppid as i64),
-            F::ProcApid => Value::Signed(ancestor(index(&field.arg))?.pid as i64),
+            F::ProcApid => return ancestors_or_nth(&field.arg, &|q| Value::Signed(q.pid as i64)),
             F::ProcVpid => Value::Signed(p()?.vpid as i64),
             F::ProcSid => Value::Signed(p()?.sid as i64),
             F::ProcSname => s(&procs.get(p()?.sid)?.comm),

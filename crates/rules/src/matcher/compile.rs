@@ -211,7 +211,10 @@ fn compile_check(
             Test::Field(op, other)
         }
         (Op::In | Op::Intersects, Rhs::List(items)) => Test::Set {
-            subset: op == Op::In,
+            // `in` on a declared list field (`ka.req.pod.containers.image`) means every element
+            // is in the set; on a multi-valued field such as `proc.aname` without an index it
+            // means any value is, as for every other operator (Falco compares each ancestor).
+            subset: op == Op::In && list,
             set: LiteralSet::new(
                 items
                     .iter()

@@ -427,6 +427,18 @@ fn compare(v: &Value, op: Op, lit: &Literal) -> bool {
             Op::Ne => !n.contains(a),
             _ => false,
         },
+        // `fd.net`-style fields hold the endpoint as a host network: it matches a network
+        // literal that contains it (`fd.net = 10.0.0.0/8`, `fd.snet in (...)`).
+        (Value::Net(a), Literal::Net(n)) => match op {
+            Op::Eq => n.contains(a),
+            Op::Ne => !n.contains(a),
+            _ => false,
+        },
+        (Value::Net(a), Literal::Ip(ip)) => match op {
+            Op::Eq => a.contains(ip),
+            Op::Ne => !a.contains(ip),
+            _ => false,
+        },
         (Value::Bytes(b), Literal::Bytes(l)) => match op {
             Op::BContains | Op::Contains => memchr::memmem::find(b, l).is_some(),
             Op::BStartsWith | Op::StartsWith => b.starts_with(l),
