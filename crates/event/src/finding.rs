@@ -15,6 +15,7 @@ use crate::priority::Priority;
 ///     output_fields: vec![("ka.user.name".into(), "alice".into())],
 ///     tags: vec!["k8s".into()],
 ///     hostname: "node-1".into(),
+///     process: None,
 /// };
 /// assert_eq!(f.rfc3339_time(), "2016-08-04T16:17:57.881781397Z");
 /// ```
@@ -36,6 +37,31 @@ pub struct Finding {
     pub tags: Vec<String>,
     /// Host that saw the event.
     pub hostname: String,
+    /// The process the event came from, when it came from one (syscall events): what an
+    /// action that signals it must find still running, so a reused pid is never hit.
+    pub process: Option<ProcessKey>,
+}
+
+/// A process that cannot be confused with a later one of the same pid: its pid and its start
+/// time (Tetragon's exec id, Falco's `proc.pid` with `proc.pid.ts`).
+///
+/// ```
+/// use tripline_event::ProcessKey;
+/// let k = ProcessKey { pid: 4242, start_ns: 1_700_000_000_000_000_000 };
+/// assert_eq!(k.to_string(), "4242@1700000000000000000");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcessKey {
+    /// Process id (host pid namespace).
+    pub pid: u32,
+    /// Start time, ns since the epoch (`proc.pid.ts`).
+    pub start_ns: u64,
+}
+
+impl std::fmt::Display for ProcessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.pid, self.start_ns)
+    }
 }
 
 impl Finding {
@@ -117,6 +143,7 @@ mod tests {
             output_fields: vec![],
             tags: vec![],
             hostname: String::new(),
+            process: None,
         };
         assert_eq!(f.rfc3339_time(), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(f.iso8601_time(), "1970-01-01T00:00:00.000000000+0000");

@@ -17,14 +17,16 @@
 //! ```
 #![warn(missing_docs)]
 
+mod duration;
 mod field;
 mod finding;
 mod priority;
 mod source;
 mod value;
 
+pub use duration::parse_duration_ns;
 pub use field::{ArgSpec, BindError, FieldArg, FieldDef, FieldRef, FieldTable};
-pub use finding::{format_clock, format_iso8601, format_rfc3339, Finding};
+pub use finding::{format_clock, format_iso8601, format_rfc3339, Finding, ProcessKey};
 pub use priority::Priority;
 pub use source::{parse_semver, SourceSchema};
 pub use value::{FieldType, Value};

@@ -235,22 +235,13 @@ pub struct Outcome {
 
 /// Runs one action for a stored finding; the text says what happened.
 pub fn execute(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
-    let pid = || -> Result<i32, String> {
-        match f.fields.get("proc.pid") {
-            Some(Value::Number(n)) => n.as_i64().map(|p| p as i32),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
-        }
-        .filter(|p| *p > 1)
-        .ok_or_else(|| "no usable proc.pid in the evidence".into())
-    };
     match b.action {
         Action::Kill => {
-            let p = pid()?;
+            let p = live_process(f)?;
             signal(p, false).map(|_| format!("killed pid {p}"))
         }
         Action::KillGroup => {
-            let p = pid()?;
+            let p = live_process(f)?;
             signal(p, true).map(|g| format!("killed process group {g} (of pid {p})"))
         }
         Action::Quarantine => {
@@ -311,6 +302,40 @@ fn restore(b: &ActionBinding, f: &StoredFinding) -> Result<String, String> {
             .map(|p| format!("; the drifted copy is {}", p.display()))
             .unwrap_or_default()
     ))
+}
+
+/// How far a process's start time read now may be from the recorded one and still be the
+/// same process: `/proc` counts in 10 ms ticks and the boot epoch is read from two clocks.
+/// A reused pid starts much later (the kernel cycles through every free pid first).
+const START_TOLERANCE_NS: u64 = 50_000_000;
+
+/// The pid of a finding's process, if that very process still runs: the finding must carry
+/// its start time (`proc.pid.ts`) and `/proc` must show the same one, so an action approved
+/// minutes later never signals an unrelated process that got the pid since.
+fn live_process(f: &StoredFinding) -> Result<i32, String> {
+    let number = |k: &str| match f.fields.get(k) {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let pid = number("proc.pid")
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 1)
+        .ok_or("no usable proc.pid in the evidence")?;
+    let recorded = number("proc.pid.ts").ok_or_else(|| {
+        format!("pid {pid}: the evidence has no process start time (proc.pid.ts), so a reused pid cannot be ruled out; not signalled")
+    })?;
+    let boot = tripline_syscall::state::boot_epoch_ns();
+    let now = tripline_syscall::process::Process::start_ns_of(pid, boot)
+        .ok_or_else(|| format!("pid {pid} is no longer running; not signalled"))?;
+    if now.abs_diff(recorded) > START_TOLERANCE_NS {
+        return Err(format!(
+            "pid {pid} now belongs to another process (started at {}, the finding's at {}); not signalled",
+            tripline_event::format_rfc3339(now),
+            tripline_event::format_rfc3339(recorded)
+        ));
+    }
+    Ok(pid as i32)
 }
 
 fn signal(pid: i32, group: bool) -> Result<i32, String> {

@@ -195,6 +195,7 @@ impl Rule {
             output_fields,
             tags: self.tags.clone(),
             hostname: hostname.to_string(),
+            process: None,
         }
     }
 

@@ -37,18 +37,7 @@ pub struct Filters {
 
 /// `15m`, `24h`, `7d`, `30s` → ns.
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return None,
-    };
-    Some(n * mult * 1_000_000_000)
+    tripline_event::parse_duration_ns(s).ok()
 }
 
 impl Filters {

@@ -181,6 +181,7 @@ impl SigmaRuleset {
                 ],
                 tags: r.tags.clone(),
                 hostname: hostname.to_string(),
+                process: None,
             },
             Hit::Correlation(h) => {
                 let c = &self.correlations.correlations()[h.index];
@@ -206,6 +207,7 @@ impl SigmaRuleset {
                     output_fields,
                     tags: c.tags.clone(),
                     hostname: hostname.to_string(),
+                    process: None,
                 }
             }
         }

@@ -73,6 +73,7 @@ pub const VOLATILE_FIELDS: &[&str] = &[
     "evt.num",
     "evt.latency",
     "proc.pid",
+    "proc.pid.ts",
     "proc.ppid",
     "proc.vpid",
     "proc.pvpid",
@@ -143,7 +144,14 @@ impl NewFinding {
 
     /// A rule alert from the engines; the entity is the container, pod or principal it names.
     pub fn from_alert(f: &tripline_event::Finding) -> NewFinding {
-        let fields: Map<String, Value> = f.output_fields.iter().cloned().collect();
+        let mut fields: Map<String, Value> = f.output_fields.iter().cloned().collect();
+        // A pid in the evidence gets its process's start time, which kill actions check so a
+        // reused pid is never signalled.
+        if let Some(p) = f.process {
+            if fields.get("proc.pid").and_then(Value::as_i64) == Some(i64::from(p.pid)) {
+                fields.insert("proc.pid.ts".into(), p.start_ns.into());
+            }
+        }
         let entity = entity_of(&fields).unwrap_or_default();
         NewFinding {
             kind: Kind::Rule,

@@ -276,6 +276,18 @@ impl Store {
         self.recent.insert(fp, (id, last));
     }
 
+    /// Counts `n` findings of `rule` as held back without being stored (a full findings queue),
+    /// beside those the rate limit held back, so the UI and `/metrics` show them.
+    pub fn count_held_back(&mut self, rule: &str, n: u64, time_ns: i64) -> Result<(), StoreError> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.db.exec(
+            "INSERT INTO suppressed (rule, count, first_ns, last_ns) VALUES ($1, $3, $2, $2)
+             ON CONFLICT (rule) DO UPDATE SET count = suppressed.count + $3, last_ns = $2",
+            &[rule.into(), time_ns.into(), n.into()],
+        )?;
+        Ok(())
+    }
+
     /// Findings matching `q`, newest first.
     pub fn query(&mut self, q: &Query) -> Result<Vec<StoredFinding>, StoreError> {
         let (cond, mut params) = q.where_clause(self.db.dialect());

@@ -74,6 +74,15 @@ impl<'a> SyscallEvent<'a> {
         self.process
     }
 
+    /// The caller as a pid plus start time, which a later pid reuse cannot match.
+    pub fn process_key(&self) -> Option<tripline_event::ProcessKey> {
+        let p = self.process?;
+        Some(tripline_event::ProcessKey {
+            pid: self.pid,
+            start_ns: p.start_ns,
+        })
+    }
+
     /// What the container runtime says about the caller's container (name, image, pod), if
     /// it runs in one the runtimes know.
     pub fn container(&self) -> Option<&'a crate::runtime::ContainerInfo> {
@@ -281,6 +290,8 @@ enum F {
     ProcTty,
     ProcPid,
     ProcPpid,
+    ProcPidTs,
+    ProcPpidTs,
     ProcApid,
     ProcVpid,
     ProcSid,
@@ -387,6 +398,8 @@ const NAMES: &[(&str, F)] = &[
     ("proc.cwd", F::ProcCwd),
     ("proc.tty", F::ProcTty),
     ("proc.pid", F::ProcPid),
+    ("proc.pid.ts", F::ProcPidTs),
+    ("proc.ppid.ts", F::ProcPpidTs),
     ("proc.ppid", F::ProcPpid),
     ("proc.apid", F::ProcApid),
     ("proc.vpid", F::ProcVpid),
@@ -588,6 +601,8 @@ impl Event for SyscallEvent<'_> {
             F::ProcTty => Value::Unsigned(p()?.tty as u64),
             F::ProcPid => Value::Signed(self.pid as i64),
             F::ProcPpid => Value::Signed(p()?.ppid as i64),
+            F::ProcPidTs => Value::Unsigned(p()?.start_ns),
+            F::ProcPpidTs => Value::Unsigned(parent()?.start_ns),
             F::ProcApid => return ancestors_or_nth(&field.arg, &|q| Value::Signed(q.pid as i64)),
             F::ProcVpid => Value::Signed(p()?.vpid as i64),
             F::ProcSid => Value::Signed(p()?.sid as i64),

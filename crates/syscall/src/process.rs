@@ -8,6 +8,9 @@ use crate::container;
 use crate::fd::{Fd, FdKind, FdTable};
 use crate::proc_net::SocketCache;
 
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on every Linux ABI).
+const USER_HZ: u64 = 100;
+
 /// Most processes tracked; beyond this new processes are not added (and counted).
 pub const MAX_PROCESSES: usize = 1 << 17;
 
@@ -77,6 +80,16 @@ impl Process {
         Process::from_proc_with(pid, boot_epoch_ns, &mut SocketCache::default())
     }
 
+    /// When process `pid` started (ns since the epoch, at clock-tick resolution), read from
+    /// `/proc/PID/stat` as [`Process::from_proc`] reads it; `None` when no such process runs.
+    /// Compared with a recorded start time, it tells a live process from a reused pid.
+    pub fn start_ns_of(pid: u32, boot_epoch_ns: u64) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let close = stat.rfind(')')?;
+        let start_ticks: u64 = stat.get(close + 2..)?.split(' ').nth(19)?.parse().ok()?;
+        Some(boot_epoch_ns + start_ticks * (1_000_000_000 / USER_HZ))
+    }
+
     /// [`Process::from_proc`] sharing the socket tables of network namespaces already read.
     pub fn from_proc_with(
         pid: u32,
@@ -91,7 +104,7 @@ impl Process {
         let comm = stat[open + 1..close].to_string();
         let f: Vec<&str> = stat[close + 2..].split(' ').collect();
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let ticks = 100; // USER_HZ on Linux
+        let ticks = USER_HZ;
         let mut p = Process {
             pid,
             comm,

@@ -1,6 +1,7 @@
-//! The act stage of a run or replay: every alert goes to the store (dedup, rate limits,
-//! outbox), outputs deliver from the outbox on their own threads, the web UI serves the store,
-//! and actions bound to rules are requested (and, in a live run, executed once approved).
+//! The act stage of a run or replay: alerts leave the event path through a bounded findings
+//! queue to one ingest thread, which stores them in batches (dedup, rate limits, outbox) and
+//! requests the actions bound to their rules; outputs deliver from the outbox on their own
+//! threads, the web UI serves the store, and approved actions run (live runs only).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use tripline_pipeline::{FindingsQueue, Overflow, QueueReceiver};
 use tripline_respond::config::OutputConfig;
 use tripline_server::{AppState, LiveStats, Running};
 use tripline_store::auth::Role;
@@ -101,7 +103,20 @@ pub struct ActConfig {
     pub retention: tripline_store::Retention,
     /// Serve the UI over TLS with this certificate and key.
     pub tls: Option<tripline_server::Tls>,
+    /// What a full findings queue does: wait (replays) or count the finding held back (the
+    /// live agent, whose ring-buffer drain must never wait on the store).
+    pub overflow: Overflow,
 }
+
+/// Findings the queue holds between the event path and the ingest thread.
+const QUEUE_CAPACITY: usize = 1 << 16;
+
+/// Most findings stored in one transaction.
+const BATCH_MAX: usize = 1024;
+
+/// How long the ingest thread waits for more findings after the first of a batch: a burst
+/// becomes one transaction, a lone alert is stored within this.
+const BATCH_LINGER: Duration = Duration::from_millis(5);
 
 impl Drop for Act {
     fn drop(&mut self) {
@@ -117,11 +132,47 @@ pub struct Act {
     workers: Vec<JoinHandle<()>>,
     server: Option<Running>,
     stats: Arc<Mutex<LiveStats>>,
-    /// Findings stored as new rows, folded, held back by rate limits.
-    pub counts: (u64, u64, u64),
-    store_errors: u64,
+    /// Alerts on their way to the ingest thread.
+    queue: Option<FindingsQueue>,
+    ingest: Option<JoinHandle<Ingested>>,
+    /// What the one-shot path ([`Act::finding`]) and the ingest thread stored.
+    totals: Ingested,
     retention: tripline_store::Retention,
     last_retain: std::time::Instant,
+}
+
+/// What the store did with findings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    /// Stored as new rows.
+    pub new: u64,
+    /// Folded into an earlier identical finding.
+    pub folded: u64,
+    /// Held back by the rule's rate limit.
+    pub rate_limited: u64,
+    /// Held back because the findings queue was full.
+    pub queue_full: u64,
+    /// Not stored because the store failed.
+    pub errors: u64,
+}
+
+impl Ingested {
+    fn add(&mut self, r: &Result<Ingest, tripline_store::StoreError>) {
+        match r {
+            Ok(Ingest::New(_)) => self.new += 1,
+            Ok(Ingest::Folded(_)) => self.folded += 1,
+            Ok(Ingest::Suppressed) => self.rate_limited += 1,
+            Err(_) => self.errors += 1,
+        }
+    }
+
+    fn merge(&mut self, o: Ingested) {
+        self.new += o.new;
+        self.folded += o.folded;
+        self.rate_limited += o.rate_limited;
+        self.queue_full += o.queue_full;
+        self.errors += o.errors;
+    }
 }
 
 impl Act {
@@ -139,8 +190,9 @@ impl Act {
             workers: Vec::new(),
             server: None,
             stats: stats.clone(),
-            counts: (0, 0, 0),
-            store_errors: 0,
+            queue: None,
+            ingest: None,
+            totals: Ingested::default(),
             retention: cfg.retention,
             last_retain: std::time::Instant::now(),
         };
@@ -223,13 +275,38 @@ impl Act {
                 Err(e) => eprintln!("tripline: web UI not started: {listen}: {e}"),
             }
         }
+        // Alerts are stored by their own thread on its own connection, with the same routes.
+        let mut ingest_store = Store::open_with(url, cfg.limits)?;
+        for o in &cfg.outputs {
+            ingest_store.route(o.route());
+        }
+        let (queue, rx) = FindingsQueue::bounded(QUEUE_CAPACITY, cfg.overflow);
+        let actions = cfg.actions.clone();
+        act.ingest = Some(
+            std::thread::Builder::new()
+                .name("ingest".into())
+                .spawn(move || ingest_loop(ingest_store, rx, &actions))?,
+        );
+        act.queue = Some(queue);
         act.store = Some(store);
         act.retain();
         Ok(act)
     }
 
-    /// Stops the threads (outputs make a last pass first); idempotent.
+    /// Closes the findings queue and waits until the ingest thread stored what it held.
+    fn close_queue(&mut self) {
+        self.queue = None;
+        if let Some(h) = self.ingest.take() {
+            match h.join() {
+                Ok(t) => self.totals.merge(t),
+                Err(_) => eprintln!("tripline: the ingest thread failed"),
+            }
+        }
+    }
+
+    /// Stops the threads (the queue is stored and outputs make a last pass first); idempotent.
     fn shutdown(&mut self) {
+        self.close_queue();
         self.stop.store(true, Ordering::Relaxed);
         for w in self.workers.drain(..) {
             let _ = w.join();
@@ -244,13 +321,12 @@ impl Act {
         self.stats.clone()
     }
 
-    /// Stores an engine alert (and requests the actions bound to its rule).
-    pub fn alert(&mut self, f: &tripline_event::Finding) {
-        let mut n = NewFinding::from_alert(f);
-        if f.tags.iter().any(|t| t == "anomaly") {
-            n.kind = tripline_store::Kind::Anomaly;
+    /// Hands an engine alert to the ingest thread, which stores it and requests the actions
+    /// bound to its rule. Never waits when the queue counts overflow as held back.
+    pub fn alert(&self, f: tripline_event::Finding) {
+        if let Some(q) = &self.queue {
+            q.send(f);
         }
-        self.finding(&n);
     }
 
     /// Applies retention (a finding still queued for an output is kept).
@@ -269,7 +345,8 @@ impl Act {
         }
     }
 
-    /// Stores any finding.
+    /// Stores any finding now, on the caller's thread (one-shot commands: drift, policy,
+    /// identity), and requests the actions bound to it.
     pub fn finding(&mut self, f: &NewFinding) {
         if self.last_retain.elapsed() > Duration::from_secs(600) {
             self.retain();
@@ -277,31 +354,16 @@ impl Act {
         let Some(store) = self.store.as_mut() else {
             return;
         };
-        match store.ingest(f) {
-            Ok(Ingest::New(id)) => {
-                self.counts.0 += 1;
-                for a in self.actions.iter().filter(|a| a.applies(f)) {
-                    let target = a.target(f);
-                    if let Err(e) =
-                        store.request_action(id, a.action.name(), &target, !a.needs_approval())
-                    {
-                        eprintln!("tripline: recording action {}: {e}", a.action.name());
-                    }
-                }
-            }
-            Ok(Ingest::Folded(_)) => self.counts.1 += 1,
-            Ok(Ingest::Suppressed) => self.counts.2 += 1,
-            Err(e) => {
-                // The alert was printed already; say so once per burst, never panic.
-                self.store_errors += 1;
-                if self.store_errors == 1 || self.store_errors.is_power_of_two() {
-                    eprintln!(
-                        "tripline: store: {e} ({} findings not stored)",
-                        self.store_errors
-                    );
-                }
+        let r = store.ingest(f);
+        if let Ok(Ingest::New(id)) = r {
+            request_actions(store, &self.actions, id, f);
+        }
+        if let Err(e) = &r {
+            if self.totals.errors == 0 {
+                eprintln!("tripline: store: {e}");
             }
         }
+        self.totals.add(&r);
     }
 
     /// Runs the approved actions (automatic ones are approved when requested) now, for
@@ -339,14 +401,19 @@ impl Act {
         Ok(())
     }
 
-    /// Stops outputs (after a last delivery pass), the executor and the UI; prints a summary.
-    pub fn finish(mut self) {
+    /// Stores what is queued, stops outputs (after a last delivery pass), the executor and the
+    /// UI; prints a summary and returns what was stored.
+    pub fn finish(mut self) -> Ingested {
         self.shutdown();
+        let t = self.totals;
         if let Some(store) = self.store.as_mut() {
-            let (new, folded, held) = self.counts;
-            if new + folded + held > 0 {
+            if t.new + t.folded + t.rate_limited + t.queue_full > 0 {
                 eprintln!(
-                    "Store: {new} new findings, {folded} folded into earlier ones, {held} held back by rate limits ({})",
+                    "Store: {} new findings, {} folded into earlier ones, {} held back by rate limits, {} held back by a full findings queue ({})",
+                    t.new,
+                    t.folded,
+                    t.rate_limited,
+                    t.queue_full,
                     store.url()
                 );
             }
@@ -364,11 +431,70 @@ impl Act {
                 }
             }
         }
-        if self.store_errors > 0 {
-            eprintln!(
-                "tripline: {} findings could not be stored",
-                self.store_errors
-            );
+        if t.errors > 0 {
+            eprintln!("tripline: {} findings could not be stored", t.errors);
+        }
+        t
+    }
+}
+
+/// Requests the actions bound to a newly stored finding.
+fn request_actions(store: &mut Store, actions: &[ActionBinding], id: i64, f: &NewFinding) {
+    for a in actions.iter().filter(|a| a.applies(f)) {
+        let target = a.target(f);
+        if let Err(e) = store.request_action(id, a.action.name(), &target, !a.needs_approval()) {
+            eprintln!("tripline: recording action {}: {e}", a.action.name());
         }
     }
+}
+
+/// The ingest thread: stores queued alerts in batches (one transaction each), requests their
+/// actions, and records findings the full queue held back, until every sender is gone.
+fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -> Ingested {
+    let mut totals = Ingested::default();
+    let record_held_back = |store: &mut Store, totals: &mut Ingested| {
+        for (rule, n) in rx.counts().take_held_by_rule() {
+            totals.queue_full += n;
+            if let Err(e) = store.count_held_back(&rule, n, tripline_store::now_ns()) {
+                eprintln!("tripline: store: counting held-back findings: {e}");
+            }
+        }
+    };
+    while let Some(batch) = rx.next_batch(BATCH_MAX, BATCH_LINGER) {
+        let batch: Vec<NewFinding> = batch
+            .iter()
+            .map(|f| {
+                let mut n = NewFinding::from_alert(f);
+                if f.tags.iter().any(|t| t == "anomaly") {
+                    n.kind = tripline_store::Kind::Anomaly;
+                }
+                n
+            })
+            .collect();
+        match store.ingest_batch(&batch) {
+            Ok(results) => {
+                for (r, f) in results.into_iter().zip(&batch) {
+                    if let Ingest::New(id) = r {
+                        request_actions(&mut store, actions, id, f);
+                    }
+                    totals.add(&Ok(r));
+                }
+            }
+            Err(e) => {
+                // The alerts were printed already; say so once per burst, never panic.
+                let before = totals.errors;
+                totals.errors += batch.len() as u64;
+                if before == 0 || (before + 1).is_power_of_two() || totals.errors.is_power_of_two()
+                {
+                    eprintln!(
+                        "tripline: store: {e} ({} findings not stored)",
+                        totals.errors
+                    );
+                }
+            }
+        }
+        record_held_back(&mut store, &mut totals);
+    }
+    record_held_back(&mut store, &mut totals);
+    totals
 }

@@ -77,6 +77,7 @@ pub fn finding(o: &Observation, s: &Score, source: &str, hostname: &str) -> Find
         ],
         tags: vec!["anomaly".into()],
         hostname: hostname.into(),
+        process: None,
     }
 }
 
@@ -221,6 +222,22 @@ impl Hook {
         }
         self.reported += 1;
         Some(finding(&o, &s, kind.name(), &self.hostname))
+    }
+}
+
+impl tripline_pipeline::Detector<tripline_pipeline::Json> for Hook {
+    fn name(&self) -> &str {
+        "anomaly"
+    }
+
+    fn evaluate(&mut self, ev: &tripline_sources::JsonEvent, emit: &mut dyn FnMut(Finding)) {
+        use tripline_event::Event as _;
+        let Some(kind) = tripline_sources::SourceKind::from_name(ev.source()) else {
+            return;
+        };
+        if let Some(f) = self.check(ev, kind) {
+            emit(f);
+        }
     }
 }
 
@@ -377,6 +394,22 @@ impl Workloads {
             );
         }
         Ok(())
+    }
+}
+
+/// Scoring workloads is a detector of the live pipeline (learning only watches).
+impl tripline_pipeline::Detector<tripline_pipeline::Syscall> for Workloads {
+    fn name(&self) -> &str {
+        "anomaly"
+    }
+
+    fn evaluate(&mut self, ev: &tripline_syscall::SyscallEvent<'_>, emit: &mut dyn FnMut(Finding)) {
+        if let Some(f) = self.observe(ev) {
+            emit(Finding {
+                process: ev.process_key(),
+                ..f
+            });
+        }
     }
 }
 

@@ -106,7 +106,6 @@ impl crate::run::RunObserver for Watch {
 /// outbound connections attempted and the ports listened on (also short-lived ones) to the
 /// snapshot.
 pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
-    let (rules, _) = tripline_rules::falco::load(&[], &tripline_sources::schemas());
     let cfg = crate::run::RunConfig {
         all_syscalls: true,
         duration: Some(std::time::Duration::from_secs(secs)),
@@ -115,7 +114,9 @@ pub fn observe(snap: &mut Snapshot, secs: u64) -> anyhow::Result<()> {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let mut watch = Watch::default();
     eprintln!("watching for {secs} s with the live sensor ...");
-    crate::run::run(&rules, None, &cfg, &stop, &mut watch)?;
+    // No detector: the watch only collects what runs (every syscall Tripline decodes).
+    let mut pipeline = tripline_pipeline::Pipeline::new(Vec::new());
+    crate::run::run(&mut pipeline, None, &cfg, &stop, &mut watch)?;
     snap.executables = watch.executables;
     snap.egress = watch.egress;
     snap.listeners.extend(watch.listeners);
@@ -208,7 +209,7 @@ pub fn snapshot_to(root: &Path, include: &[String], output: &Path) -> anyhow::Re
 
 fn write_out(output: &Path, text: &str) -> anyhow::Result<()> {
     if output == Path::new("-") {
-        print!("{text}");
+        crate::out!("{text}");
         Ok(())
     } else {
         std::fs::write(output, text).map_err(|e| anyhow::anyhow!("{}: {e}", output.display()))
@@ -250,7 +251,11 @@ pub struct K8sInputs {
 }
 
 /// Kubernetes drift; returns the exit code like [`drift`].
-pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
+pub fn k8s_drift(
+    inputs: &K8sInputs,
+    format: DriftFormat,
+    act_cfg: Option<&crate::act::ActConfig>,
+) -> u8 {
     use tripline_drift::k8s;
     let run = || -> Result<Vec<tripline_drift::compare::Finding>, String> {
         // Both sides at once: a live dump of 100k objects takes a second to read.
@@ -295,7 +300,17 @@ pub fn k8s_drift(inputs: &K8sInputs, format: DriftFormat) -> u8 {
         Ok(findings)
     };
     match run() {
-        Ok(findings) => print_findings(&findings, "kubernetes", format),
+        Ok(findings) => {
+            let declared = inputs.manifests.first().map(PathBuf::as_path);
+            store_and_print(
+                &findings,
+                "kubernetes",
+                format,
+                act_cfg,
+                declared,
+                "kubernetes",
+            )
+        }
         Err(e) => {
             eprintln!("error: {e}");
             1
@@ -331,6 +346,7 @@ pub fn aws_drift(
     live: &Path,
     cloudtrail: &[PathBuf],
     format: DriftFormat,
+    act_cfg: Option<&crate::act::ActConfig>,
 ) -> u8 {
     use tripline_identity::aws;
     let run = || -> Result<Vec<tripline_drift::compare::Finding>, String> {
@@ -346,7 +362,10 @@ pub fn aws_drift(
         Ok(aws::drift::drift(&declared, &live, &trail))
     };
     match run() {
-        Ok(findings) => print_findings(&findings, "aws-iam", format),
+        Ok(findings) => {
+            let declared = terraform.first().map(PathBuf::as_path);
+            store_and_print(&findings, "aws-iam", format, act_cfg, declared, "aws")
+        }
         Err(e) => {
             eprintln!("error: {e}");
             1
@@ -360,14 +379,14 @@ fn print_findings(
     format: DriftFormat,
 ) -> u8 {
     match format {
-        DriftFormat::Text => print!("{}", report::text(findings)),
+        DriftFormat::Text => crate::out!("{}", report::text(findings)),
         DriftFormat::Json => {
             // A closed pipe (`| head`) ends the output quietly.
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let _ = report::write_json(findings, &mut out).map(|_| writeln!(out));
         }
-        DriftFormat::Sarif => println!(
+        DriftFormat::Sarif => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report::sarif(findings, name)).expect("json")
         ),
@@ -376,7 +395,7 @@ fn print_findings(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             let r = report::policy_report(findings, name, now);
-            print!("{}", serde_yaml::to_string(&r).expect("yaml"));
+            crate::out!("{}", serde_yaml::to_string(&r).expect("yaml"));
         }
     }
     if findings.is_empty() {
@@ -470,7 +489,7 @@ pub fn drift(
         }
     }
     let findings = compare::compare(&c, &snap);
-    let code = print_findings(&findings, &c.metadata.name, format);
+    // Stored before printing: a reader that closes stdout early loses nothing.
     if let Some(cfg) = act_cfg.filter(|c| c.store.is_some()) {
         let (now, host) = (tripline_store::now_ns(), host_name(&root));
         let stored: Vec<_> = findings
@@ -482,5 +501,31 @@ pub fn drift(
             return 1;
         }
     }
-    code
+    print_findings(&findings, &c.metadata.name, format)
+}
+
+/// Stores `findings` when `act_cfg` names a store (and runs their automatic actions), then
+/// prints them. `declared` is the file that declared the compared side (the first manifest or
+/// Terraform file), named as each finding's location.
+fn store_and_print(
+    findings: &[compare::Finding],
+    name: &str,
+    format: DriftFormat,
+    act_cfg: Option<&crate::act::ActConfig>,
+    declared: Option<&Path>,
+    hostname: &str,
+) -> u8 {
+    if let Some(cfg) = act_cfg.filter(|c| c.store.is_some()) {
+        let now = tripline_store::now_ns();
+        let declared = declared.unwrap_or(Path::new(name));
+        let stored: Vec<_> = findings
+            .iter()
+            .map(|f| new_finding(f, declared, Path::new("/"), hostname, now))
+            .collect();
+        if let Err(e) = crate::act::Act::store_once(cfg, &stored) {
+            eprintln!("error: {e:#}");
+            return 1;
+        }
+    }
+    print_findings(findings, name, format)
 }

@@ -14,7 +14,7 @@ pub mod policy;
 pub mod replay;
 pub mod rules_files;
 pub mod run;
-pub mod sigma_events;
+pub mod stdout;
 
 /// Files named by a path: the file, or the `.yaml`/`.yml`/`.json` files below a directory.
 pub(crate) fn gate_files(path: &str) -> anyhow::Result<Vec<String>> {

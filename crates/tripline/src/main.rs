@@ -13,6 +13,7 @@ use tripline::format::{json_alert, text_line, FormatOptions};
 use tripline::replay::{self, ReplayConfig};
 use tripline::{bundled, rules_files};
 use tripline_event::Priority;
+use tripline_pipeline::{Audit, Json, Pipeline, SigmaDetector, Syscall};
 use tripline_rules::falco::{load, RulesFile};
 use tripline_rules::{LoadReport, RuleMatching, Ruleset, Selection};
 use tripline_sources::input::Limits;
@@ -115,8 +116,8 @@ struct ActArgs {
     #[arg(long, default_value_t = 600)]
     rate_limit: u32,
     /// Delete findings last seen longer ago than this (30d, 12h; 0 keeps all).
-    #[arg(long, default_value = "30d")]
-    retain: String,
+    #[arg(long, default_value = "30d", value_parser = retain_arg)]
+    retain: Retain,
     /// Delete the oldest findings while the store holds more than this many MiB (0: no limit).
     #[arg(long, default_value_t = 1024)]
     max_store_mib: u64,
@@ -159,7 +160,13 @@ impl ActArgs {
             store,
             limits: tripline_store::Config {
                 dedup_window_ns: self.dedup_window as i64 * 1_000_000_000,
-                rate_per_minute: self.rate_limit,
+                // A drift or policy run reports a state, not a stream: each of its findings is
+                // a different item, so none is held back by the per-rule rate limit.
+                rate_per_minute: if matches!(mode, "drift" | "policy") {
+                    0
+                } else {
+                    self.rate_limit
+                },
                 burst: self.rate_limit.clamp(1, 100),
             },
             outputs,
@@ -168,12 +175,7 @@ impl ActArgs {
             execute_actions: false,
             mode: mode.into(),
             retention: tripline_store::Retention {
-                max_age_ns: match self.retain.as_str() {
-                    "0" => None,
-                    s => Some(tripline_server::api::parse_duration(s).ok_or_else(|| {
-                        anyhow::anyhow!("--retain '{s}': expected a duration like 30d or 12h, or 0")
-                    })?),
-                },
+                max_age_ns: self.retain.0,
                 max_bytes: (self.max_store_mib > 0).then_some((self.max_store_mib << 20) as i64),
             },
             tls: match (&self.tls_cert, &self.tls_key) {
@@ -182,6 +184,12 @@ impl ActArgs {
                     key: key.clone(),
                 }),
                 _ => None,
+            },
+            // Only the live agent must never wait on the store; everything else can.
+            overflow: if mode == "sensor" {
+                tripline_pipeline::Overflow::HoldBack
+            } else {
+                tripline_pipeline::Overflow::Block
             },
         })
     }
@@ -197,8 +205,8 @@ struct GateArgs {
     #[arg(long)]
     findings: Option<std::path::PathBuf>,
     /// Only findings last seen within this long: 30m, 24h, 7d (default: all).
-    #[arg(long)]
-    since: Option<String>,
+    #[arg(long, value_parser = tripline_event::parse_duration_ns)]
+    since: Option<i64>,
     /// Fail on findings at or above this priority.
     #[arg(long, default_value = "warning")]
     max_priority: String,
@@ -747,8 +755,8 @@ struct RunArgs {
     /// than the rules need.
     #[arg(long, value_name = "FILE")]
     capture: Option<std::path::PathBuf>,
-    /// Ring buffer size in MiB (a power of two).
-    #[arg(long, default_value_t = 64)]
+    /// Ring buffer size in MiB (a power of two, 1 to 1024).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
     ring_mib: u32,
     /// How syscalls are hooked: `syscall-tracepoints` runs BPF only for the syscalls the rules
     /// need; `raw` runs it on every syscall (also counts ia32 syscalls); `auto` picks the
@@ -819,6 +827,17 @@ enum RulesCommand {
     },
 }
 
+/// `--retain`: a maximum age in ns, or `None` (`0`) to keep every finding.
+#[derive(Debug, Clone, Copy)]
+struct Retain(Option<i64>);
+
+fn retain_arg(s: &str) -> Result<Retain, String> {
+    match s.trim() {
+        "0" => Ok(Retain(None)),
+        s => tripline_event::parse_duration_ns(s).map(|d| Retain(Some(d))),
+    }
+}
+
 /// `mi_option_purge_delay` in `mimalloc.h` (the same in mimalloc 2 and 3; the bindings leave
 /// it out).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
@@ -886,7 +905,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identity(cmd) => identity(cmd),
         Command::Anomaly(cmd) => anomaly(cmd),
         Command::Contract(ContractCommand::Schema) => {
-            println!(
+            tripline::outln!(
                 "{}",
                 serde_json::to_string_pretty(&tripline_drift::contract::json_schema())?
             );
@@ -930,12 +949,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 DriftFormatArg::Sarif => tripline::drift::DriftFormat::Sarif,
                 DriftFormatArg::Policyreport => tripline::drift::DriftFormat::PolicyReport,
             };
+            let act_cfg = args.act.config(false, "drift")?;
             if let Some(live) = &args.aws_auth {
                 return Ok(ExitCode::from(tripline::drift::aws_drift(
                     &args.terraform,
                     live,
                     &args.audit,
                     format,
+                    Some(&act_cfg),
                 )));
             }
             if args.contract.is_none() && args.live.is_empty() && !args.live_cluster {
@@ -944,7 +965,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .into(),
                 );
             }
-            let act_cfg = args.act.config(false, "drift")?;
             Ok(ExitCode::from(match &args.contract {
                 Some(contract) => {
                     tripline::drift::drift(contract, args.root, args.watch, format, Some(&act_cfg))
@@ -966,6 +986,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         rego_v0: args.rego_v0,
                     },
                     format,
+                    Some(&act_cfg),
                 ),
             }))
         }
@@ -982,17 +1003,9 @@ fn gate_cmd(args: GateArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return usage(format!("--max-priority: {e}")),
     };
-    let since_ns = match &args.since {
-        Some(s) => match tripline_server::api::parse_duration(s) {
-            Some(d) => Some(tripline_store::now_ns() - d),
-            None => {
-                return usage(format!(
-                    "--since '{s}': expected a duration like 30m, 24h or 7d"
-                ))
-            }
-        },
-        None => None,
-    };
+    let since_ns = args
+        .since
+        .map(|d| tripline_store::now_ns().saturating_sub(d));
     let mut kinds = Vec::new();
     for k in &args.kind {
         match tripline_store::Kind::parse(k) {
@@ -1038,6 +1051,7 @@ fn serve_cmd(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen: Some(args.listen.clone()),
         execute_actions: false,
         mode: "serve".into(),
+        overflow: tripline_pipeline::Overflow::Block,
         retention: Default::default(),
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert), Some(key)) => Some(tripline_server::Tls { cert, key }),
@@ -1063,7 +1077,7 @@ fn token_cmd(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             };
             let mut s = tripline_store::Store::open(&store_or_default(store))?;
             let token = s.create_token(&name, role)?;
-            println!("{token}");
+            tripline::outln!("{token}");
             eprintln!(
                 "tripline: token '{name}' ({}) created; it is shown only now",
                 role.as_str()
@@ -1138,36 +1152,13 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let capture_cfg = replay::CaptureConfig {
-        matching: args.select.matching(),
-        hostname: args.select.hostname(),
-        all_events: args.all_events,
-    };
-    let cfg = ReplayConfig {
-        source: source.unwrap_or(SourceKind::K8sAudit),
-        matching: args.select.matching(),
-        hostname: args.select.hostname(),
-        limits: Limits {
-            max_event_bytes: args.max_event_bytes,
-            ..Limits::default()
-        },
-    };
-    let mut act = tripline::act::Act::start(&args.act.config(false, "replay")?)?;
-    let mut hook = match &args.anomaly {
-        Some(b) if !capture => Some(tripline::anomaly::Hook::new(
-            b,
-            args.anomaly_threshold,
-            &args.select.hostname(),
-        )?),
-        Some(_) => {
-            anyhow::bail!("--anomaly scores CloudTrail and Kubernetes audit logs, not captures")
-        }
-        None => None,
-    };
-    let kind = cfg.source;
-    let mut hook_fn = hook
-        .as_mut()
-        .map(|h| move |ev: &tripline_sources::JsonEvent| h.check(ev, kind));
+    let hostname = args.select.hostname();
+    let matching = args.select.matching();
+    let act = tripline::act::Act::start(&args.act.config(false, "replay")?)?;
+    if capture && args.anomaly.is_some() {
+        anyhow::bail!("--anomaly scores CloudTrail and Kubernetes audit logs, not captures");
+    }
+    let rules = std::sync::Arc::new(rules);
     let opts = args.select.format_options();
     let progress = if io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -1183,39 +1174,8 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut write_err: Option<io::Error> = None;
     let mut events = 0u64;
-    let mut run = |on_alert: &mut dyn FnMut(tripline_event::Finding),
-                   on_event: &mut dyn FnMut()| {
-        if capture {
-            replay::run_capture(
-                &rules,
-                sigma.as_mut(),
-                &args.inputs,
-                &capture_cfg,
-                on_alert,
-                on_event,
-            )
-        } else {
-            replay::run(
-                &rules,
-                sigma.as_mut(),
-                &args.inputs,
-                &cfg,
-                on_alert,
-                on_event,
-                hook_fn.as_mut().map(|f| {
-                    f as &mut dyn FnMut(
-                        &tripline_sources::JsonEvent,
-                    ) -> Option<tripline_event::Finding>
-                }),
-            )
-        }
-    };
-    let stats = run(
-        &mut |finding| {
-            act.alert(&finding);
-            if write_err.is_some() {
-                return;
-            }
+    let mut on_alert = |finding: tripline_event::Finding| {
+        if write_err.is_none() {
             let line = match args.format {
                 Format::Text => text_line(&finding, &opts),
                 Format::Json => json_alert(&finding, &opts).to_string(),
@@ -1223,26 +1183,69 @@ fn replay_cmd(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             if let Err(e) = writeln!(out, "{line}") {
                 write_err = Some(e);
             }
-        },
-        &mut || {
-            events += 1;
-            if events.is_multiple_of(4096) {
-                if let Some(bar) = &progress {
-                    bar.set_position(events);
-                }
+        }
+        act.alert(finding);
+    };
+    let mut on_event = || {
+        events += 1;
+        if events.is_multiple_of(4096) {
+            if let Some(bar) = &progress {
+                bar.set_position(events);
             }
-        },
-    );
+        }
+    };
+    let stats = if capture {
+        let mut pipeline: Pipeline<Syscall> = Pipeline::falco(rules, matching, &hostname);
+        if let Some(set) = sigma {
+            pipeline.push(Box::new(SigmaDetector::new(set, &hostname)));
+        }
+        let cfg = replay::CaptureConfig {
+            all_events: args.all_events,
+        };
+        replay::run_capture(
+            &mut pipeline,
+            &args.inputs,
+            &cfg,
+            &mut on_alert,
+            &mut on_event,
+        )
+    } else {
+        let mut pipeline: Pipeline<Json> = Pipeline::falco(rules, matching, &hostname);
+        if let Some(set) = sigma {
+            pipeline.push(Box::new(SigmaDetector::new(set, &hostname)));
+        }
+        if let Some(b) = &args.anomaly {
+            pipeline.push(Box::new(tripline::anomaly::Hook::new(
+                b,
+                args.anomaly_threshold,
+                &hostname,
+            )?));
+        }
+        let cfg = ReplayConfig {
+            source: source.unwrap_or(SourceKind::K8sAudit),
+            limits: Limits {
+                max_event_bytes: args.max_event_bytes,
+                ..Limits::default()
+            },
+        };
+        replay::run(
+            &mut pipeline,
+            &args.inputs,
+            &cfg,
+            &mut on_alert,
+            &mut on_event,
+        )
+    };
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // Everything evaluated is stored before the summary, also when stdout closed early.
+    act.finish();
     if let Some(e) = write_err {
         return Err(e.into());
     }
     out.flush()?;
     summary(&stats);
-    sigma_summary(sigma.as_ref());
-    act.finish();
     Ok(if stats.input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -1259,7 +1262,7 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .into(),
         );
     }
-    let mut set = match load_sigma(
+    let set = match load_sigma(
         &args.sigma,
         &args.sigma_pipeline,
         args.sigma_include_deprecated,
@@ -1267,11 +1270,15 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Ok(set) => set,
         Err(code) => return Ok(code),
     };
+    let mut pipeline: Pipeline<Audit> = Pipeline::new(vec![Box::new(SigmaDetector::new(
+        set,
+        &args.select.hostname(),
+    ))]);
     let opts = args.select.format_options();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut write_err: Option<io::Error> = None;
-    let stats = replay::run_auditd(&mut set, &args.inputs, &args.select.hostname(), &mut |f| {
+    let stats = replay::run_auditd(&mut pipeline, &args.inputs, &mut |f| {
         if write_err.is_some() {
             return;
         }
@@ -1288,7 +1295,6 @@ fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     summary(&stats);
-    sigma_summary(Some(&set));
     Ok(if stats.input_errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -1318,16 +1324,6 @@ fn load_sigma(
     Ok(Err(ExitCode::from(1)))
 }
 
-/// Correlation matches dropped at the group limit are reported, never silent.
-fn sigma_summary(set: Option<&tripline_sigma::SigmaRuleset>) {
-    if let Some(n) = set.map(|s| s.correlations().dropped).filter(|&n| n > 0) {
-        eprintln!(
-            "Sigma correlation matches dropped (more than {} groups): {n}",
-            tripline_sigma::correlation::MAX_GROUPS
-        );
-    }
-}
-
 fn summary(stats: &replay::ReplayStats) {
     eprintln!("Events read: {}", stats.events);
     if stats.skipped_count > 0 {
@@ -1346,6 +1342,14 @@ fn summary(stats: &replay::ReplayStats) {
     for (rule, n) in &stats.alerts_by_rule {
         eprintln!("  {rule}: {n}");
     }
+    // Correlation matches dropped at the group limit are reported, never silent.
+    if stats.detector_dropped > 0 {
+        eprintln!(
+            "Sigma correlation matches dropped (more than {} groups): {}",
+            tripline_sigma::correlation::MAX_GROUPS,
+            stats.detector_dropped
+        );
+    }
 }
 
 fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
@@ -1358,7 +1362,7 @@ fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
         print_report(&report);
         let names: Vec<&str> = falco_files.iter().map(|f| f.name.as_str()).collect();
         if report.is_ok() {
-            println!(
+            tripline::outln!(
                 "{}: ok ({} rules, {} warnings)",
                 names.join(", "),
                 rules.rules().len(),
@@ -1366,7 +1370,7 @@ fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
             );
         } else {
             ok = false;
-            println!(
+            tripline::outln!(
                 "{}: {} errors, {} warnings",
                 names.join(", "),
                 report.errors.len(),
@@ -1383,7 +1387,7 @@ fn validate_cmd(paths: &[String]) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
         }
         ok &= errors.is_empty();
-        println!(
+        tripline::outln!(
             "Sigma: {} files, {} rules, {} correlations, {} errors",
             sigma_files.len(),
             set.rules().len(),
@@ -1457,7 +1461,8 @@ struct LiveOutput {
     act: tripline::act::Act,
     live: std::sync::Arc<std::sync::Mutex<tripline_server::LiveStats>>,
     print_stats: bool,
-    workloads: Option<tripline::anomaly::Workloads>,
+    /// Learning workload baselines (`--anomaly-learn`): watches every event.
+    learning: Option<tripline::anomaly::Workloads>,
 }
 
 impl tripline::run::RunObserver for LiveOutput {
@@ -1498,12 +1503,12 @@ impl tripline::run::RunObserver for LiveOutput {
                 self.error.get_or_insert(e);
             }
         }
-        self.act.alert(&finding);
+        self.act.alert(finding);
     }
 
     fn on_event(&mut self, ev: &tripline_syscall::SyscallEvent<'_>) {
-        if let Some(f) = self.workloads.as_mut().and_then(|w| w.observe(ev)) {
-            self.on_alert(f);
+        if let Some(w) = self.learning.as_mut() {
+            w.observe(ev);
         }
     }
 
@@ -1569,7 +1574,6 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     let cfg = tripline::run::RunConfig {
-        matching: args.select.matching(),
         hostname: args.select.hostname(),
         // Workload baselines need exec, connect and listen whatever the rules use.
         all_syscalls: args.all_syscalls || args.anomaly.is_some() || args.anomaly_learn.is_some(),
@@ -1602,27 +1606,31 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         file,
         error: None,
         rules_active: rules.active_count(),
-        workloads: match (&args.anomaly, &args.anomaly_learn) {
-            (Some(b), _) => Some(tripline::anomaly::Workloads::score(
-                b,
-                args.anomaly_threshold,
-                &args.select.hostname(),
-            )?),
+        learning: match (&args.anomaly, &args.anomaly_learn) {
             (None, Some(path)) => Some(tripline::anomaly::Workloads::Learn(
                 tripline_anomaly::Baseline::default(),
                 path.clone(),
             )),
-            (None, None) => None,
+            _ => None,
         },
     };
-    let mut sigma = None;
+    let hostname = args.select.hostname();
+    let syscalls = tripline::run::needed_syscalls(&rules, false);
+    let mut pipeline: Pipeline<Syscall> = Pipeline::falco(rules, args.select.matching(), &hostname);
     if !args.sigma.is_empty() {
         match load_sigma(&args.sigma, &args.sigma_pipeline, false)? {
-            Ok(set) => sigma = Some(set),
+            Ok(set) => pipeline.push(Box::new(SigmaDetector::new(set, &hostname))),
             Err(code) => return Ok(code),
         }
     }
-    let stats = match tripline::run::run(&rules, sigma.as_mut(), &cfg, &stop, &mut out) {
+    if let Some(b) = &args.anomaly {
+        pipeline.push(Box::new(tripline::anomaly::Workloads::score(
+            b,
+            args.anomaly_threshold,
+            &hostname,
+        )?));
+    }
+    let stats = match tripline::run::run(&mut pipeline, syscalls, &cfg, &stop, &mut out) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tripline: {e}");
@@ -1674,7 +1682,7 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {rule}: {n}");
     }
     out.act.finish();
-    if let Some(w) = out.workloads.take() {
+    if let Some(w) = out.learning.take() {
         w.finish()?;
     }
     if let Some(e) = out.error {
@@ -1729,7 +1737,7 @@ fn identity(cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
                     serde_json::to_string_pretty(&id::sarif(&report))? + "\n"
                 }
             };
-            io::stdout().write_all(out.as_bytes())?;
+            tripline::out!("{out}");
             if store.is_some() || !sinks.is_empty() {
                 let mut outputs = Vec::new();
                 for s in &sinks {
@@ -1751,6 +1759,7 @@ fn identity(cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
                     listen: None,
                     execute_actions: false,
                     mode: "identity".into(),
+                    overflow: tripline_pipeline::Overflow::Block,
                     retention: tripline_store::Retention::default(),
                     tls: None,
                 };
@@ -1795,7 +1804,7 @@ fn identity(cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
             match format {
                 IdentityFormatArg::Text => {
                     for p in &paths {
-                        println!("{}", p.display());
+                        tripline::outln!("{}", p.display());
                     }
                     eprintln!(
                         "{} paths to admin; {} admin-equivalent identities",
@@ -1803,7 +1812,7 @@ fn identity(cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
                         report.admins.len()
                     );
                 }
-                _ => println!(
+                _ => tripline::outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({"paths": paths, "admins": report.admins})
@@ -1818,7 +1827,7 @@ fn identity(cmd: IdentityCommand) -> anyhow::Result<ExitCode> {
             output,
         } => {
             for p in id::propose_to(&sources.sources(), &identity, &output)? {
-                println!("{}", p.display());
+                tripline::outln!("{}", p.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1867,7 +1876,7 @@ fn anomaly(cmd: AnomalyCommand) -> anyhow::Result<ExitCode> {
             an::evaluate(&train, &test, &labels, threshold, curve.as_deref())?;
         }
         AnomalyCommand::Export { baseline } => {
-            print!("{}", tripline_anomaly::Baseline::load(&baseline)?.to_yaml());
+            tripline::out!("{}", tripline_anomaly::Baseline::load(&baseline)?.to_yaml());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -32,7 +32,7 @@ pub fn eval(
 ) -> u8 {
     match run(policies, rego_v0, inputs) {
         Ok(v) => {
-            print(&v, format);
+            // Stored before printing: a reader that closes stdout early loses nothing.
             if act_cfg.store.is_some() {
                 let now = tripline_store::now_ns();
                 let findings: Vec<_> = v.iter().map(|x| new_finding(x, now)).collect();
@@ -41,6 +41,7 @@ pub fn eval(
                     return 1;
                 }
             }
+            print(&v, format);
             if v.iter().any(|x| x.rule != "warn") {
                 crate::drift::EXIT_DRIFT
             } else {
@@ -153,19 +154,11 @@ fn read_snapshot(input: &Path) -> Option<Value> {
 }
 
 fn print(v: &[Violation], format: PolicyFormat) {
-    // A closed pipe (`| head`) ends the output quietly.
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    macro_rules! println {
-        ($($t:tt)*) => { let _ = writeln!(out, $($t)*); };
-    }
-    macro_rules! print {
-        ($($t:tt)*) => { let _ = write!(out, $($t)*); };
-    }
+    // A closed pipe (`| head`) ends the output quietly (crate::stdout).
     match format {
         PolicyFormat::Text => {
             for x in v {
-                println!(
+                crate::outln!(
                     "{:<8} {:<5} {}  {}",
                     x.severity.to_uppercase(),
                     x.rule,
@@ -174,7 +167,7 @@ fn print(v: &[Violation], format: PolicyFormat) {
                 );
             }
             let denied = v.iter().filter(|x| x.rule != "warn").count();
-            println!(
+            crate::outln!(
                 "{} results: {denied} denied, {} warnings",
                 v.len(),
                 v.len() - denied
@@ -198,7 +191,8 @@ fn print(v: &[Violation], format: PolicyFormat) {
                 subject: &x.subject,
                 details: &x.details,
             });
-            let mut buffered = std::io::BufWriter::new(&mut out);
+            use std::io::Write;
+            let mut buffered = std::io::BufWriter::new(std::io::stdout().lock());
             let _ = serde_json::to_writer(&mut buffered, &items.collect::<Vec<_>>());
             let _ = writeln!(buffered);
         }
@@ -234,7 +228,7 @@ fn print(v: &[Violation], format: PolicyFormat) {
                 "summary": {"pass": 0, "fail": fail, "warn": v.len() - fail, "error": 0, "skip": 0},
                 "results": results,
             });
-            print!("{}", serde_yaml::to_string(&report).expect("yaml"));
+            crate::out!("{}", serde_yaml::to_string(&report).expect("yaml"));
         }
     }
 }

@@ -6,46 +6,27 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use tripline_event::Finding;
-use tripline_rules::{RuleMatching, Ruleset};
-use tripline_sigma::{LogSource, SigmaRuleset};
+use tripline_pipeline::{Audit, AuditRecord, Json, Pipeline, Syscall};
 use tripline_sources::input::{InputError, Limits, Reader, Skip};
 use tripline_sources::SourceKind;
 
 /// Most skip reasons kept verbatim; beyond this only the count grows.
 const MAX_KEPT_SKIPS: usize = 1000;
 
-/// How to replay.
+/// How to replay logs.
 #[derive(Debug, Clone)]
 pub struct ReplayConfig {
     /// Source of every input.
     pub source: SourceKind,
-    /// First match only, or all.
-    pub matching: RuleMatching,
-    /// Reported as the alerts' `hostname`.
-    pub hostname: String,
     /// Decoder limits.
     pub limits: Limits,
 }
 
 /// How to replay captures.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CaptureConfig {
-    /// First match only, or all.
-    pub matching: RuleMatching,
-    /// Reported as the alerts' `hostname`.
-    pub hostname: String,
     /// Also evaluate the events Falco skips unless run with `-A`.
     pub all_events: bool,
-}
-
-impl Default for CaptureConfig {
-    fn default() -> Self {
-        CaptureConfig {
-            matching: RuleMatching::First,
-            hostname: "localhost".into(),
-            all_events: false,
-        }
-    }
 }
 
 /// What a replay saw.
@@ -61,9 +42,17 @@ pub struct ReplayStats {
     pub alerts_by_rule: BTreeMap<String, u64>,
     /// Inputs that failed part-way (their earlier events were processed).
     pub input_errors: Vec<String>,
+    /// Matches the detectors lost at their memory bounds (Sigma correlation groups).
+    pub detector_dropped: u64,
 }
 
 impl ReplayStats {
+    /// Takes the pipeline's counts.
+    fn finish<K: tripline_pipeline::Events>(&mut self, pipeline: &Pipeline<K>) {
+        self.alerts_by_rule = pipeline.alerts_by_rule().clone();
+        self.detector_dropped = pipeline.dropped();
+    }
+
     /// Total alerts.
     pub fn alerts(&self) -> u64 {
         self.alerts_by_rule.values().sum()
@@ -122,33 +111,15 @@ pub fn detect_source(inputs: &[String]) -> Option<SourceKind> {
         .find_map(|i| head_of(i).and_then(|h| SourceKind::detect(&h)))
 }
 
-/// The Sigma log source of a Tripline source (how Sigma rules are routed to its events).
-pub fn sigma_logsource(source: SourceKind) -> LogSource {
-    match source.name() {
-        "aws_cloudtrail" => LogSource::new(None, Some("aws"), Some("cloudtrail")),
-        "k8s_audit" => LogSource::new(Some("application"), Some("kubernetes"), Some("audit")),
-        "gcp_auditlog" => LogSource::new(None, Some("gcp"), Some("gcp.audit")),
-        "okta" => LogSource::new(None, Some("okta"), Some("okta")),
-        "github" => LogSource::new(None, Some("github"), Some("audit")),
-        other => LogSource::new(None, Some(other), None),
-    }
-}
-
-/// Scores one record for anomalies (`replay --anomaly`), returning a finding for one.
-pub type AnomalyCheck<'a> = dyn FnMut(&tripline_sources::JsonEvent) -> Option<Finding> + 'a;
-
-/// Replays `inputs` through `rules` (and Sigma rules, if given); calls `on_alert` per alert
-/// and `on_event` per event.
+/// Replays log `inputs` through `pipeline`; calls `on_alert` per finding and `on_event` per
+/// event.
 pub fn run(
-    rules: &Ruleset,
-    mut sigma: Option<&mut SigmaRuleset>,
+    pipeline: &mut Pipeline<Json>,
     inputs: &[String],
     cfg: &ReplayConfig,
     on_alert: &mut dyn FnMut(Finding),
     on_event: &mut dyn FnMut(),
-    mut anomaly: Option<&mut AnomalyCheck<'_>>,
 ) -> ReplayStats {
-    let stream = sigma_logsource(cfg.source);
     let mut stats = ReplayStats::default();
     let mut reader = Reader::new(cfg.source, cfg.limits);
     for input in inputs {
@@ -158,21 +129,7 @@ pub fn run(
             &mut |ev| {
                 stats.events += 1;
                 on_event();
-                rules.evaluate(&ev, cfg.matching, |rule| {
-                    *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
-                    on_alert(rule.finding(&ev, &cfg.hostname));
-                });
-                if let Some(set) = sigma.as_deref_mut() {
-                    let source = cfg.source.name();
-                    for f in set.findings(&ev.json, &stream, ev.time_ns, source, &cfg.hostname) {
-                        *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                        on_alert(f);
-                    }
-                }
-                if let Some(f) = anomaly.as_deref_mut().and_then(|score| score(&ev)) {
-                    *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                    on_alert(f);
-                }
+                pipeline.process(&ev, on_alert);
             },
             &mut |skip| skips.push(skip),
         );
@@ -190,6 +147,8 @@ pub fn run(
             });
         }
     }
+    pipeline.finish(on_alert);
+    stats.finish(pipeline);
     stats
 }
 
@@ -201,12 +160,14 @@ pub fn looks_like_capture(inputs: &[String]) -> bool {
         .is_some_and(|h| h.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]))
 }
 
-/// Replays syscall captures through Falco rules (and Sigma's Linux rules, if given), one
-/// capture after the other, each with its own process and fd state. `all_events` also
-/// evaluates the I/O, memory and scheduler events Falco skips by default (its `-A`).
+/// Replays syscall captures through `pipeline`, one capture after the other, each with its
+/// own process and fd state. `all_events` also evaluates the I/O, memory and scheduler events
+/// Falco skips by default (its `-A`).
 ///
 /// ```
+/// use std::sync::Arc;
 /// use tripline::replay::{run_capture, CaptureConfig};
+/// use tripline_pipeline::{FalcoDetector, Pipeline, Syscall};
 /// let (rules, _) = tripline_rules::falco::load(
 ///     &[tripline_rules::falco::RulesFile {
 ///         name: "r.yaml".into(),
@@ -214,13 +175,14 @@ pub fn looks_like_capture(inputs: &[String]) -> bool {
 ///     }],
 ///     &tripline_sources::schemas(),
 /// );
+/// let falco = FalcoDetector::new(Arc::new(rules), tripline_rules::RuleMatching::First, "h");
+/// let mut pipeline: Pipeline<Syscall> = Pipeline::new(vec![Box::new(falco)]);
 /// let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/falco/tests/syscall/captures/cat_write.scap");
-/// let stats = run_capture(&rules, None, &[capture.into()], &CaptureConfig::default(), &mut |_| {}, &mut || {});
+/// let stats = run_capture(&mut pipeline, &[capture.into()], &CaptureConfig::default(), &mut |_| {}, &mut || {});
 /// assert_eq!(stats.alerts(), 8); // 4 opens, each reported on enter and on exit
 /// ```
 pub fn run_capture(
-    rules: &Ruleset,
-    mut sigma: Option<&mut SigmaRuleset>,
+    pipeline: &mut Pipeline<Syscall>,
     inputs: &[String],
     cfg: &CaptureConfig,
     on_alert: &mut dyn FnMut(Finding),
@@ -249,23 +211,13 @@ pub fn run_capture(
             replay.block(block, &mut |ev| {
                 stats.events += 1;
                 on_event();
-                rules.evaluate(ev, cfg.matching, |rule| {
-                    *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
-                    on_alert(rule.finding(ev, &cfg.hostname));
-                });
-                if let Some(set) = sigma.as_deref_mut() {
-                    if let Some((stream, json)) = crate::sigma_events::sysmon_event(ev) {
-                        for f in set.findings(&json, &stream, ev.ts_ns(), "syscall", &cfg.hostname)
-                        {
-                            *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                            on_alert(f);
-                        }
-                    }
-                }
+                pipeline.process(ev, on_alert);
             });
         }
         stats.skipped_count += reader.unknown_events;
     }
+    pipeline.finish(on_alert);
+    stats.finish(pipeline);
     stats
 }
 
@@ -278,16 +230,14 @@ pub fn looks_like_auditd(inputs: &[String]) -> bool {
     })
 }
 
-/// Replays Linux audit logs (plain or gzip, files or `-`) through Sigma rules of
-/// `product: linux, service: auditd`, one event per audit record.
+/// Replays Linux audit logs (plain or gzip, files or `-`) through `pipeline` (Sigma rules of
+/// `product: linux, service: auditd`), one event per audit record.
 pub fn run_auditd(
-    sigma: &mut SigmaRuleset,
+    pipeline: &mut Pipeline<Audit>,
     inputs: &[String],
-    hostname: &str,
     on_alert: &mut dyn FnMut(Finding),
 ) -> ReplayStats {
     use std::io::BufRead;
-    let stream = LogSource::new(None, Some("linux"), Some("auditd"));
     let mut stats = ReplayStats::default();
     for input in inputs {
         let mut assembler = tripline_sources::auditd::Assembler::default();
@@ -335,23 +285,23 @@ pub fn run_auditd(
                 continue;
             };
             if let Some(event) = assembler.push(record) {
-                audit_event(sigma, &stream, event, hostname, &mut stats, on_alert);
+                audit_event(pipeline, event, &mut stats, on_alert);
             }
         }
         if let Some(event) = assembler.finish() {
-            audit_event(sigma, &stream, event, hostname, &mut stats, on_alert);
+            audit_event(pipeline, event, &mut stats, on_alert);
         }
     }
+    pipeline.finish(on_alert);
+    stats.finish(pipeline);
     stats
 }
 
-/// Evaluates each record of one audit event (Sigma's unit is the record) and adds the event's
-/// context to the alerts: its serial, its record types, and who ran what (from SYSCALL).
+/// Evaluates each record of one audit event (Sigma's unit is the record) with the event's
+/// context: its serial, its record types, and who ran what (from SYSCALL).
 fn audit_event(
-    sigma: &mut SigmaRuleset,
-    stream: &LogSource,
+    pipeline: &mut Pipeline<Audit>,
     event: Vec<serde_json::Map<String, serde_json::Value>>,
-    hostname: &str,
     stats: &mut ReplayStats,
     on_alert: &mut dyn FnMut(Finding),
 ) {
@@ -365,21 +315,26 @@ fn audit_event(
     let syscall = event
         .iter()
         .find(|r| r.get("type").and_then(Value::as_str) == Some("SYSCALL"));
-    let context: Vec<(String, Value)> = ["exe", "comm", "uid", "auid"]
-        .iter()
-        .filter_map(|k| Some((format!("audit.{k}"), syscall?.get(*k)?.clone())))
-        .collect();
+    let mut context: Vec<(String, Value)> = vec![
+        ("audit.serial".into(), serial.into()),
+        ("audit.records".into(), types.into()),
+    ];
+    context.extend(
+        ["exe", "comm", "uid", "auid"]
+            .iter()
+            .filter_map(|k| Some((format!("audit.{k}"), syscall?.get(*k)?.clone()))),
+    );
     for record in event {
         stats.events += 1;
-        let ts = tripline_sources::auditd::time_ns(&record).unwrap_or(0);
-        let ev = Value::Object(record);
-        for mut f in sigma.findings(&ev, stream, ts, "auditd", hostname) {
-            f.output_fields.push(("audit.serial".into(), serial.into()));
-            f.output_fields
-                .push(("audit.records".into(), types.clone().into()));
-            f.output_fields.extend(context.iter().cloned());
-            *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-            on_alert(f);
-        }
+        let time_ns = tripline_sources::auditd::time_ns(&record).unwrap_or(0);
+        let record = Value::Object(record);
+        pipeline.process(
+            &AuditRecord {
+                record: &record,
+                time_ns,
+                context: &context,
+            },
+            on_alert,
+        );
     }
 }

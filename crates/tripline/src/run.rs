@@ -6,15 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tripline_event::{Finding, Priority};
-use tripline_rules::{RuleMatching, Ruleset};
+use tripline_pipeline::{Pipeline, Syscall};
+use tripline_rules::Ruleset;
 use tripline_scap::record::Recorder;
 use tripline_sensor::wire::{self, Record};
 use tripline_sensor::{Hooks, KernelCounters, Sensor, SensorConfig, SensorError};
-use tripline_sigma::SigmaRuleset;
 use tripline_syscall::runtime::RuntimeDirs;
 use tripline_syscall::{Kind, State, SyscallEvent};
-
-use crate::sigma_events::sysmon_event;
 
 /// Name of the alert raised when the kernel loses events (Falco's wording, so existing
 /// routing keeps working).
@@ -41,8 +39,6 @@ const DROP_ALERT_EVERY: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// First match only, or all.
-    pub matching: RuleMatching,
     /// Reported as the alerts' `hostname`.
     pub hostname: String,
     /// Report every syscall Tripline decodes, not only those the rules need.
@@ -67,7 +63,6 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            matching: RuleMatching::First,
             hostname: "localhost".into(),
             all_syscalls: false,
             every_syscall: false,
@@ -148,7 +143,7 @@ pub trait RunObserver {
     fn on_alert(&mut self, finding: Finding);
     /// Periodic statistics: totals so far and the rate since the last call.
     fn on_stats(&mut self, _stats: &RunStats, _events_per_sec: f64, _drops_since_last: u64) {}
-    /// Every event, before the rules see it (for observers that learn from behaviour).
+    /// Every event, before the detectors see it (for observers that learn from behaviour).
     fn on_event(&mut self, _ev: &SyscallEvent<'_>) {}
 }
 
@@ -163,10 +158,12 @@ pub fn needed_syscalls(rules: &Ruleset, all: bool) -> Option<BTreeSet<Kind>> {
     Some(set)
 }
 
-/// Runs the live agent until `stop` is set (or the configured duration passes).
+/// Runs the live agent until `stop` is set (or the configured duration passes): the sensor's
+/// events, with process and fd state, go through `pipeline`; `syscalls` are those to report
+/// (see [`needed_syscalls`]; `None` for every one Tripline decodes).
 pub fn run(
-    rules: &Ruleset,
-    sigma: Option<&mut SigmaRuleset>,
+    pipeline: &mut Pipeline<Syscall>,
+    syscalls: Option<BTreeSet<Kind>>,
     cfg: &RunConfig,
     stop: &AtomicBool,
     observer: &mut dyn RunObserver,
@@ -175,7 +172,11 @@ pub fn run(
     let state = State::from_proc_in(RuntimeDirs::under(&cfg.host_root));
     let boot = state.boot_epoch_ns();
     let mut sensor = Sensor::start(&SensorConfig {
-        syscalls: needed_syscalls(rules, cfg.all_syscalls || cfg.every_syscall),
+        syscalls: if cfg.all_syscalls || cfg.every_syscall {
+            None
+        } else {
+            syscalls
+        },
         ring_bytes: cfg.ring_bytes,
         every_syscall: cfg.every_syscall,
         hooks: cfg.hooks,
@@ -205,14 +206,12 @@ pub fn run(
             None => None,
         };
     observer.on_ready(&stats);
-    let mut p = Pipeline {
+    let mut p = Drain {
         boot,
         recorder,
         last_ts: 0,
         state,
-        rules,
-        sigma,
-        cfg,
+        pipeline,
         stats,
         observer,
     };
@@ -253,12 +252,9 @@ pub fn run(
         if kernel.dropped() > reported_drops
             && last_drop_alert.is_none_or(|t| now.duration_since(t) >= DROP_ALERT_EVERY)
         {
-            p.observer
-                .on_alert(drop_alert(&kernel, kernel.dropped() - reported_drops, cfg));
-            *p.stats
-                .alerts_by_rule
-                .entry(DROP_ALERT_RULE.to_string())
-                .or_default() += 1;
+            let alert = drop_alert(&kernel, kernel.dropped() - reported_drops, cfg);
+            p.pipeline.count_external(&alert);
+            p.observer.on_alert(alert);
             reported_drops = kernel.dropped();
             last_drop_alert = Some(now);
         }
@@ -266,7 +262,7 @@ pub fn run(
             let since = now.duration_since(last_stats.0);
             if since >= every {
                 p.stats.kernel = kernel;
-                fill_state_stats(&mut p.stats, &p.state);
+                p.fill_stats();
                 let rate = (p.stats.events - last_stats.1) as f64 / since.as_secs_f64();
                 p.observer
                     .on_stats(&p.stats, rate, kernel.dropped() - last_stats.2);
@@ -285,7 +281,8 @@ pub fn run(
             p.stats.capture_error.get_or_insert(e.to_string());
         }
     }
-    fill_state_stats(&mut p.stats, &p.state);
+    p.pipeline.finish(&mut |f| p.observer.on_alert(f));
+    p.fill_stats();
     p.stats.elapsed = start.elapsed();
     Ok(p.stats)
 }
@@ -310,32 +307,35 @@ fn open_capture(
     Recorder::start(sink, state, hostname)
 }
 
-/// Everything one record goes through: decoding, state, rules, alerts and counts.
-struct Pipeline<'a> {
+/// What the ring buffer is drained into: decoding, process and fd state, the capture file,
+/// then the pipeline.
+struct Drain<'a> {
     boot: u64,
     /// Capture file being written, if any.
     recorder: Option<Recorder<CaptureSink>>,
     /// Time of the latest record (exit records carry none).
     last_ts: u64,
     state: State,
-    rules: &'a Ruleset,
-    sigma: Option<&'a mut SigmaRuleset>,
-    cfg: &'a RunConfig,
+    pipeline: &'a mut Pipeline<Syscall>,
     stats: RunStats,
     observer: &'a mut dyn RunObserver,
 }
 
-impl Pipeline<'_> {
-    /// Decodes one ring-buffer record, applies it to the state and evaluates the rules.
+impl Drain<'_> {
+    /// Copies the state's and the pipeline's counts into the statistics.
+    fn fill_stats(&mut self) {
+        fill_state_stats(&mut self.stats, &self.state);
+        self.stats.alerts_by_rule = self.pipeline.alerts_by_rule().clone();
+    }
+
+    /// Decodes one ring-buffer record, applies it to the state and runs the pipeline.
     fn handle(&mut self, bytes: &[u8]) {
-        let Pipeline {
+        let Drain {
             boot,
             recorder,
             last_ts,
             state,
-            rules,
-            sigma,
-            cfg,
+            pipeline,
             stats,
             observer,
         } = self;
@@ -350,18 +350,7 @@ impl Pipeline<'_> {
                 }
             }
             observer.on_event(ev);
-            rules.evaluate(ev, cfg.matching, |rule| {
-                *stats.alerts_by_rule.entry(rule.name.clone()).or_default() += 1;
-                observer.on_alert(rule.finding(ev, &cfg.hostname));
-            });
-            if let Some(set) = sigma.as_deref_mut() {
-                if let Some((stream, json)) = sysmon_event(ev) {
-                    for f in set.findings(&json, &stream, ev.ts_ns(), "syscall", &cfg.hostname) {
-                        *stats.alerts_by_rule.entry(f.rule.clone()).or_default() += 1;
-                        observer.on_alert(f);
-                    }
-                }
-            }
+            pipeline.process(ev, &mut |f| observer.on_alert(f));
         };
         match wire::decode(bytes, *boot) {
             Ok(Record::Exec(e)) => state.exec(&e, &mut evaluate),
@@ -427,5 +416,6 @@ fn drop_alert(k: &KernelCounters, new: u64, cfg: &RunConfig) -> Finding {
         ],
         tags: vec![],
         hostname: cfg.hostname.clone(),
+        process: None,
     }
 }

@@ -117,6 +117,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     }
 }
 
+/// Most nodes that aliases may add to one stream. Real rule files and configs use few aliases;
+/// nested ones ("billion laughs") grow exponentially, so a 1 KB file could otherwise expand to
+/// gigabytes. Past this the stream is refused.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
@@ -124,6 +129,14 @@ fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
         line: e.marker().line(),
         message: e.info().to_string(),
     })?;
+    if let Some(line) = builder.too_many_aliases {
+        return Err(YamlError {
+            line,
+            message: format!(
+                "aliases expand to more than {MAX_ALIAS_NODES} nodes (nested aliases?); refusing the document"
+            ),
+        });
+    }
     Ok(builder.docs)
 }
 
@@ -132,15 +145,30 @@ struct Builder {
     docs: Vec<Node>,
     stack: Vec<(Node, usize)>,
     keys: Vec<Option<Node>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     /// Line of a document that has started but produced no root node yet.
     pending_doc: Option<usize>,
+    /// Nodes added by aliases so far.
+    alias_nodes: usize,
+    /// Line of the alias that went past [`MAX_ALIAS_NODES`]; nothing is built after it.
+    too_many_aliases: Option<usize>,
+}
+
+/// Nodes in a tree, counting the root.
+fn size(node: &Node) -> usize {
+    1 + match &node.kind {
+        Kind::Seq(items) => items.iter().map(size).sum(),
+        Kind::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 impl Builder {
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let n = size(&node);
+            self.anchors.insert(anchor, (node.clone(), n));
         }
         match self.stack.last_mut() {
             None => {
@@ -164,6 +192,9 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.too_many_aliases.is_some() {
+            return;
+        }
         let line = mark.line();
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
@@ -204,10 +235,22 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    line,
-                    kind: Kind::Null,
-                });
+                let added = self.anchors.get(&id).map_or(1, |(_, n)| *n);
+                self.alias_nodes = self.alias_nodes.saturating_add(added);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    // Stop building: the rest of the stream is only scanned.
+                    self.too_many_aliases = Some(line);
+                    self.stack.clear();
+                    self.anchors.clear();
+                    return;
+                }
+                let node = self.anchors.get(&id).map_or(
+                    Node {
+                        line,
+                        kind: Kind::Null,
+                    },
+                    |(n, _)| n.clone(),
+                );
                 self.push_value(node, 0);
             }
             Event::DocumentEnd => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 use tripline::replay::{self, ReplayConfig};
 use tripline_event::{Priority, SourceSchema};
+use tripline_pipeline::{Json, Pipeline, Syscall};
 use tripline_rules::falco::{load, RulesFile};
 use tripline_rules::{LoadReport, RuleMatching, Selection};
 use tripline_sources::input::Limits;
@@ -149,19 +150,16 @@ fn run_detect_case(case: &Value) {
         };
         let cfg = ReplayConfig {
             source,
-            matching,
-            hostname: "test".into(),
             limits: Limits::default(),
         };
         let mut findings = Vec::new();
+        let mut pipeline: Pipeline<Json> = Pipeline::falco(rules.clone(), matching, "test");
         let stats = replay::run(
-            &rules,
-            None,
+            &mut pipeline,
             &inputs,
             &cfg,
             &mut |f| findings.push(f),
             &mut || {},
-            None,
         );
         assert!(
             stats.input_errors.is_empty(),
@@ -303,8 +301,6 @@ fn run_capture_case(case: &Value) {
     }
     let options = &case["options"];
     let cfg = CaptureConfig {
-        matching: RuleMatching::First,
-        hostname: "test".into(),
         all_events: options["all_events"].as_bool().unwrap_or(false),
     };
     let capture = tests_dir()
@@ -312,9 +308,9 @@ fn run_capture_case(case: &Value) {
         .display()
         .to_string();
     let mut findings = Vec::new();
+    let mut pipeline: Pipeline<Syscall> = Pipeline::falco(rules, RuleMatching::First, "test");
     let stats = run_capture(
-        &rules,
-        None,
+        &mut pipeline,
         &[capture],
         &cfg,
         &mut |f| findings.push(f),

@@ -8,6 +8,8 @@ mod drift;
 mod expectations;
 mod identity;
 mod okta;
+mod parity;
+mod robustness;
 mod sensor;
 
 /// Runs the built `tripline` with `args`.

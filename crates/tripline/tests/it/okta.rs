@@ -31,20 +31,18 @@ fn alerts(lines: &[String]) -> Vec<(String, String)> {
     assert!(report.is_ok(), "{:?}", report.errors);
     let cfg = ReplayConfig {
         source: SourceKind::Okta,
-        matching: RuleMatching::All,
-        hostname: "t".into(),
         limits: Limits::default(),
     };
     let mut out = Vec::new();
     let input = f.path().display().to_string();
+    let mut pipeline: tripline_pipeline::Pipeline<tripline_pipeline::Json> =
+        tripline_pipeline::Pipeline::falco(rules, RuleMatching::All, "t");
     let stats = replay::run(
-        &rules,
-        None,
+        &mut pipeline,
         &[input],
         &cfg,
         &mut |a| out.push((a.rule, a.message)),
         &mut || {},
-        None,
     );
     assert_eq!(stats.events as usize, lines.len(), "{stats:?}");
     out

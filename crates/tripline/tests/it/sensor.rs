@@ -79,16 +79,34 @@ fn with_agent(
     matching: RuleMatching,
     actions: impl FnOnce(),
 ) -> (Vec<Finding>, RunStats) {
-    let cfg = RunConfig {
-        matching,
-        ..RunConfig::default()
-    };
-    with_agent_cfg(rules, cfg, actions)
+    with_agent_cfg(rules, matching, RunConfig::default(), actions)
+}
+
+/// The live agent with `rules` (and `sigma`) as its pipeline's detectors, hooking the
+/// syscalls the rules need.
+fn run_rules(
+    rules: Ruleset,
+    matching: RuleMatching,
+    sigma: Option<tripline_sigma::SigmaRuleset>,
+    cfg: &RunConfig,
+    stop: &AtomicBool,
+    observer: &mut dyn RunObserver,
+) -> Result<RunStats, tripline::run::RunError> {
+    let syscalls = tripline::run::needed_syscalls(&rules, false);
+    let mut pipeline = tripline_pipeline::Pipeline::falco(rules, matching, "localhost");
+    if let Some(set) = sigma {
+        pipeline.push(Box::new(tripline_pipeline::SigmaDetector::new(
+            set,
+            "localhost",
+        )));
+    }
+    run(&mut pipeline, syscalls, cfg, stop, observer)
 }
 
 /// [`with_agent`] with a whole configuration.
 fn with_agent_cfg(
     rules: Ruleset,
+    matching: RuleMatching,
     cfg: RunConfig,
     actions: impl FnOnce(),
 ) -> (Vec<Finding>, RunStats) {
@@ -101,7 +119,8 @@ fn with_agent_cfg(
                 ready: Some(tx),
                 findings: Vec::new(),
             };
-            let stats = run(&rules, None, &cfg, &stop, &mut c).expect("sensor starts");
+            let stats =
+                run_rules(rules, matching, None, &cfg, &stop, &mut c).expect("sensor starts");
             (c.findings, stats)
         })
     };
@@ -247,7 +266,6 @@ fn upstream_rules_fire_on_real_actions() {
     )
     .unwrap();
     let cfg = RunConfig {
-        matching: RuleMatching::All,
         host_root,
         ..RunConfig::default()
     };
@@ -257,6 +275,7 @@ fn upstream_rules_fire_on_real_actions() {
             "falco-incubating_rules.yaml",
             "falco-sandbox_rules.yaml",
         ]),
+        RuleMatching::All,
         cfg,
         || {
             // 1. An untrusted program reads /etc/shadow.
@@ -467,11 +486,16 @@ fn syscalls_no_rule_needs_never_reach_the_engine() {
 fn unneeded_syscalls_run(cfg: RunConfig) -> RunStats {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let (_, stats) = with_agent_cfg(rules(&["falco_rules.yaml"]), cfg, || {
-        sh(&format!(
+    let (_, stats) = with_agent_cfg(
+        rules(&["falco_rules.yaml"]),
+        RuleMatching::First,
+        cfg,
+        || {
+            sh(&format!(
             "mkdir {d}/a && touch {d}/a/f && chmod 600 {d}/a/f && mv {d}/a/f {d}/a/g && rm {d}/a/g && rmdir {d}/a"
         ));
-    });
+        },
+    );
     let enabled: BTreeSet<&str> = stats.syscalls.iter().map(String::as_str).collect();
     for not_needed in [
         "mkdir",
@@ -549,7 +573,8 @@ fn drops_are_counted_and_alerted() {
                 ..RunConfig::default()
             };
             let mut obs = Slow(Vec::new(), Some(tx));
-            let stats = run(&rules, None, &cfg, &stop, &mut obs).expect("sensor starts");
+            let stats = run_rules(rules, RuleMatching::First, None, &cfg, &stop, &mut obs)
+                .expect("sensor starts");
             (obs.0, stats)
         })
     };
@@ -623,7 +648,7 @@ assert fd >= 0 and buf.value.endswith(b"/decoy"), (fd, buf.value)
             hooks,
             ..RunConfig::default()
         };
-        let (alerts, stats) = with_agent_cfg(rules.clone(), cfg, || {
+        let (alerts, stats) = with_agent_cfg(rules.clone(), RuleMatching::First, cfg, || {
             let status = Command::new("python3")
                 .arg("-c")
                 .arg(&script)
@@ -664,7 +689,7 @@ fn sigma_rules_fire_on_live_events() {
     }
     let docs = tripline_sigma::load(&files, tripline_sigma::LoadOptions::default());
     assert!(docs.errors.is_empty(), "{:?}", docs.errors);
-    let mut sigma = tripline_sigma::SigmaRuleset::new(docs);
+    let sigma = tripline_sigma::SigmaRuleset::new(docs);
     let sudoers = format!("/etc/sudoers.d/tripline-test-{}", std::process::id());
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -677,9 +702,10 @@ fn sigma_rules_fire_on_live_events() {
                 findings: Vec::new(),
             };
             let cfg = RunConfig::default();
-            let stats = run(
-                &rules(&["falco_rules.yaml"]),
-                Some(&mut sigma),
+            let stats = run_rules(
+                rules(&["falco_rules.yaml"]),
+                RuleMatching::First,
+                Some(sigma),
                 &cfg,
                 &stop,
                 &mut c,
@@ -775,9 +801,14 @@ fn ia32_syscalls_are_counted_not_misdecoded() {
         hooks: Hooks::Raw,
         ..RunConfig::default()
     };
-    let (_, stats) = with_agent_cfg(rules(&["falco_rules.yaml"]), cfg, || {
-        assert!(Command::new(&bin).status().unwrap().success());
-    });
+    let (_, stats) = with_agent_cfg(
+        rules(&["falco_rules.yaml"]),
+        RuleMatching::First,
+        cfg,
+        || {
+            assert!(Command::new(&bin).status().unwrap().success());
+        },
+    );
     assert_eq!(stats.hooks, Hooks::Raw);
     assert!(stats.kernel.compat_skipped >= 100, "{stats:?}");
 }
@@ -805,7 +836,7 @@ fn capture_round_trip_with_sysdig() {
         ..RunConfig::default()
     };
     let script = format!("cat {} > /dev/null", marker.display());
-    let (_, stats) = with_agent_cfg(rules(&[]), cfg, || sh(&script));
+    let (_, stats) = with_agent_cfg(rules(&[]), RuleMatching::First, cfg, || sh(&script));
     let _ = long.kill();
     let _ = long.wait();
     assert!(stats.capture_error.is_none(), "{:?}", stats.capture_error);
@@ -813,10 +844,7 @@ fn capture_round_trip_with_sysdig() {
 
     // Read back by Tripline: every event, the cat and its open of the marker.
     let (rules, _) = load(&[], &schemas());
-    let cfg = tripline::replay::CaptureConfig {
-        all_events: true,
-        ..Default::default()
-    };
+    let cfg = tripline::replay::CaptureConfig { all_events: true };
     let mut names = BTreeSet::new();
     let mut files = BTreeSet::new();
     let mut reader = tripline_scap::Reader::open(&file).unwrap();
@@ -842,8 +870,7 @@ fn capture_round_trip_with_sysdig() {
     }
     assert_eq!(replay.stats.events, stats.captured);
     let replayed = tripline::replay::run_capture(
-        &rules,
-        None,
+        &mut tripline_pipeline::Pipeline::falco(rules, RuleMatching::First, "test"),
         &[file.display().to_string()],
         &cfg,
         &mut |_| {},
@@ -1345,7 +1372,7 @@ t.send(b"z")
             hooks,
             ..RunConfig::default()
         };
-        let (alerts, _) = with_agent_cfg(rules.clone(), cfg, || {
+        let (alerts, _) = with_agent_cfg(rules.clone(), RuleMatching::First, cfg, || {
             let status = Command::new("python3")
                 .arg("-c")
                 .arg(script)

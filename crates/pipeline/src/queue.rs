@@ -1,0 +1,165 @@
+//! The findings queue: a bounded hand-off from the event path to the act stage.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tripline_event::Finding;
+
+/// What a full queue does with one more finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for room: replays of files, where waiting costs nothing and losing would.
+    Block,
+    /// Count it as held back and go on: the live agent, whose event path must never wait
+    /// (a waiting ring-buffer drain turns into kernel drops).
+    HoldBack,
+}
+
+/// Counters of a queue, shared by both ends.
+#[derive(Debug, Default)]
+pub struct QueueCounts {
+    sent: AtomicU64,
+    held_back: AtomicU64,
+    /// Held back per rule, until the act stage records them (touched only when full).
+    held_by_rule: Mutex<BTreeMap<String, u64>>,
+}
+
+impl QueueCounts {
+    /// Findings handed to the act stage.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Findings not queued because the queue was full (reported like rate-limited ones).
+    pub fn held_back(&self) -> u64 {
+        self.held_back.load(Ordering::Relaxed)
+    }
+
+    /// Held-back findings per rule since the last call (for the store's suppressed counts).
+    pub fn take_held_by_rule(&self) -> BTreeMap<String, u64> {
+        match self.held_by_rule.lock() {
+            Ok(mut m) => std::mem::take(&mut *m),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+/// The sending end, held by the event path. Cloning gives another sender of the same queue.
+///
+/// ```
+/// use std::time::Duration;
+/// use tripline_event::{Finding, Priority};
+/// use tripline_pipeline::{FindingsQueue, Overflow};
+///
+/// let (queue, rx) = FindingsQueue::bounded(2, Overflow::HoldBack);
+/// let f = Finding {
+///     rule: "r".into(), priority: Priority::Warning, source: "syscall".into(), time_ns: 1,
+///     message: "m".into(), output_fields: vec![], tags: vec![], hostname: "h".into(),
+///     process: None,
+/// };
+/// for _ in 0..3 {
+///     queue.send(f.clone());
+/// }
+/// assert_eq!((queue.counts().sent(), queue.counts().held_back()), (2, 1));
+/// assert_eq!(queue.counts().take_held_by_rule()["r"], 1);
+/// let batch = rx.next_batch(10, Duration::from_millis(5)).unwrap();
+/// assert_eq!(batch.len(), 2);
+/// drop(queue);
+/// assert!(rx.next_batch(10, Duration::from_millis(5)).is_none()); // closed and drained
+/// ```
+#[derive(Debug, Clone)]
+pub struct FindingsQueue {
+    tx: SyncSender<Finding>,
+    overflow: Overflow,
+    counts: Arc<QueueCounts>,
+}
+
+impl FindingsQueue {
+    /// A queue holding at most `capacity` findings, and its receiving end.
+    pub fn bounded(capacity: usize, overflow: Overflow) -> (FindingsQueue, QueueReceiver) {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        let counts = Arc::new(QueueCounts::default());
+        (
+            FindingsQueue {
+                tx,
+                overflow,
+                counts: counts.clone(),
+            },
+            QueueReceiver { rx, counts },
+        )
+    }
+
+    /// Hands one finding on (or counts it held back, per [`Overflow`]). Returns whether it was
+    /// queued; `false` also when the receiving end is gone.
+    pub fn send(&self, f: Finding) -> bool {
+        let sent = match self.overflow {
+            Overflow::Block => self.tx.send(f).is_ok(),
+            Overflow::HoldBack => match self.tx.try_send(f) {
+                Ok(()) => true,
+                Err(TrySendError::Full(f)) => {
+                    self.counts.held_back.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut m) = self.counts.held_by_rule.lock() {
+                        *m.entry(f.rule).or_default() += 1;
+                    }
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+        };
+        if sent {
+            self.counts.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// The queue's counters.
+    pub fn counts(&self) -> &QueueCounts {
+        &self.counts
+    }
+}
+
+/// The receiving end, held by the act thread.
+#[derive(Debug)]
+pub struct QueueReceiver {
+    rx: Receiver<Finding>,
+    counts: Arc<QueueCounts>,
+}
+
+impl QueueReceiver {
+    /// Waits for the next findings: returns as soon as `max` are there, or `linger` after the
+    /// first one arrived, so a burst becomes one batch (one transaction) and a lone finding is
+    /// not held longer than `linger`. `None` once every sender is gone and the queue is empty.
+    pub fn next_batch(&self, max: usize, linger: Duration) -> Option<Vec<Finding>> {
+        let first = self.rx.recv().ok()?;
+        let mut batch = vec![first];
+        let deadline = Instant::now() + linger;
+        while batch.len() < max {
+            // Take what is already there without waiting.
+            match self.rx.try_recv() {
+                Ok(f) => {
+                    batch.push(f);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(left) {
+                Ok(f) => batch.push(f),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Some(batch)
+    }
+
+    /// The queue's counters.
+    pub fn counts(&self) -> &QueueCounts {
+        &self.counts
+    }
+}
