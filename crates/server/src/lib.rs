@@ -36,6 +36,8 @@ pub struct AppState {
     outputs: Arc<Vec<String>>,
     /// Served over TLS: cookies get `Secure`.
     pub(crate) tls: bool,
+    /// UI sessions by id: the cookie carries a random id, never the token.
+    pub(crate) sessions: Arc<auth::Sessions>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             stats,
             outputs: Arc::new(Vec::new()),
             tls: false,
+            sessions: Arc::new(auth::Sessions::default()),
         }
     }
 

@@ -110,25 +110,35 @@ pub struct LoginForm {
     token: String,
 }
 
-/// `POST /login`: checks the token and sets it as an HttpOnly, SameSite=Strict cookie.
+/// `POST /login`: checks the token and starts a session; the HttpOnly, SameSite=Strict
+/// cookie carries the session's random id, not the token.
 pub async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> Response {
     let token = form.token.trim().to_string();
     let check = token.clone();
     match st.with_store(move |s| s.authenticate(&check)).await {
-        Ok(Some(_)) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, "/findings".to_string()),
-                (
-                    header::SET_COOKIE,
-                    format!(
-                        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{}",
-                        if st.tls { "; Secure" } else { "" }
+        Ok(Some(_)) => {
+            let id = match st.sessions.create(&token) {
+                Ok(id) => id,
+                Err(e) => {
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR, None, &e.to_string())
+                }
+            };
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, "/findings".to_string()),
+                    (
+                        header::SET_COOKIE,
+                        format!(
+                            "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                            crate::auth::SESSION_TTL.as_secs(),
+                            if st.tls { "; Secure" } else { "" }
+                        ),
                     ),
-                ),
-            ],
-        )
-            .into_response(),
+                ],
+            )
+                .into_response()
+        }
         Ok(None) => (
             StatusCode::UNAUTHORIZED,
             login_form(Some("That token is not valid.")),
@@ -138,8 +148,11 @@ pub async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> R
     }
 }
 
-/// `POST /logout`: clears the cookie.
-pub async fn logout() -> Response {
+/// `POST /logout`: ends the session and clears the cookie.
+pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = crate::auth::session_of(&headers) {
+        st.sessions.remove(&id);
+    }
     (
         StatusCode::SEE_OTHER,
         [
@@ -429,19 +442,6 @@ pub async fn actions(c: Caller, State(st): State<AppState>) -> Response {
     }
 }
 
-/// Forms post only from our own pages: a cross-site `Origin` is refused (the cookie is
-/// SameSite=Strict as well).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin == "null" && host.is_empty() || origin.split("://").nth(1).is_some_and(|o| o == host)
-}
-
 /// `POST /actions/{id}/approve|reject` from the pages.
 pub async fn decide(
     c: Caller,
@@ -449,7 +449,7 @@ pub async fn decide(
     headers: HeaderMap,
     Path((id, decision)): Path<(i64, String)>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !crate::auth::same_origin(&headers) {
         return error_page(StatusCode::FORBIDDEN, Some(&c), "Cross-site form refused.");
     }
     match decide_action(&st, &c, id, &decision).await {

@@ -176,17 +176,79 @@ fn only_admins_decide_actions() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["actions"][0]["status"], "approved");
     assert_eq!(v["actions"][0]["decided_by"], "admin");
-    // A form post from another site is refused even with a valid cookie.
+    // A form post from another site is refused even with a valid session cookie.
+    let cookie = login(&fx, &fx.admin);
     let resp = agent()
         .post(format!(
             "http://{}/actions/{}/reject",
             fx.server.addr, fx.action
         ))
-        .header("Cookie", format!("tripline_token={}", fx.admin))
+        .header("Cookie", &cookie)
         .header("Origin", "http://evil.example")
         .send_empty()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
+}
+
+/// Logs in through the form; returns the `Cookie` header value of the session.
+fn login(fx: &Fixture, token: &str) -> String {
+    let resp = agent()
+        .post(format!("http://{}/login", fx.server.addr))
+        .send_form([("token", token)])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let set = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn the_session_cookie_is_not_the_token_and_cross_origin_api_posts_are_refused() {
+    let fx = fixture();
+    let cookie = login(&fx, &fx.admin);
+    assert!(!cookie.contains(&fx.admin), "{cookie}");
+    // The token itself is no cookie.
+    let resp = agent()
+        .get(format!("http://{}/api/v1/actions", fx.server.addr))
+        .header("Cookie", format!("tripline_session={}", fx.admin))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let approve = format!(
+        "http://{}/api/v1/actions/{}/approve",
+        fx.server.addr, fx.action
+    );
+    // The API's approve route with the cookie, from another origin: 403, nothing decided.
+    let resp = agent()
+        .post(&approve)
+        .header("Cookie", &cookie)
+        .header("Origin", "http://evil.example")
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let (_, body) = get(&fx, "/api/v1/actions", Some(&fx.viewer));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["actions"][0]["status"], "pending");
+    // From our own origin it is allowed.
+    let resp = agent()
+        .post(&approve)
+        .header("Cookie", &cookie)
+        .header("Origin", format!("http://{}", fx.server.addr))
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // Logout ends the session on the server: the same cookie no longer works.
+    let resp = agent()
+        .post(format!("http://{}/logout", fx.server.addr))
+        .header("Cookie", &cookie)
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let resp = agent()
+        .get(format!("http://{}/api/v1/actions", fx.server.addr))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
 }
 
 #[test]

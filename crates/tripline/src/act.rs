@@ -109,7 +109,7 @@ pub struct ActConfig {
 }
 
 /// Findings the queue holds between the event path and the ingest thread.
-const QUEUE_CAPACITY: usize = 1 << 16;
+const QUEUE_CAPACITY: usize = 1 << 14;
 
 /// Most findings stored in one transaction.
 const BATCH_MAX: usize = 1024;

@@ -1386,3 +1386,197 @@ t.send(b"z")
         assert_eq!(text(&alerts[0], "fd.l4proto"), "udp");
     }
 }
+
+/// An alert storm against a PostgreSQL store (issue 19): a rule that fires on every open of a
+/// marker, driven at 20k opens/s for 10 s. The ring-buffer drain never waits on the store, so
+/// the kernel drops nothing; every alert is either stored (new, folded, rate limited) or
+/// counted as held back by the full findings queue; memory stays bounded.
+#[test]
+fn alert_storm_into_postgres_loses_nothing_uncounted() {
+    if !enabled() {
+        return;
+    }
+    let Ok(base) = std::env::var("TRIPLINE_TEST_POSTGRES") else {
+        if std::env::var_os("TRIPLINE_REQUIRE_POSTGRES_TESTS").is_some() {
+            panic!("TRIPLINE_REQUIRE_POSTGRES_TESTS is set but TRIPLINE_TEST_POSTGRES is not");
+        }
+        eprintln!("skipping the alert storm: TRIPLINE_TEST_POSTGRES names no server");
+        return;
+    };
+    // A schema of its own, so other tests on the same database do not count.
+    let schema = format!("storm_{}", std::process::id());
+    {
+        let mut s = tripline_store::Store::open(&base).unwrap();
+        s.db()
+            .exec(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[])
+            .unwrap();
+        s.db()
+            .exec(&format!("CREATE SCHEMA {schema}"), &[])
+            .unwrap();
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("storm-marker");
+    std::fs::write(&marker, "x").unwrap();
+    let rules = dir.path().join("storm.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: storm marker\n  desc: every open of the marker\n  condition: evt.type in (open, openat, openat2) and evt.dir=< and fd.name={}\n  output: 'storm %proc.pid %fd.name'\n  priority: WARNING\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(["run", "--no-default-rules", "-r", rules.to_str().unwrap()])
+        .args(["--store", &url, "--rate-limit", "0", "--dedup-window", "0"])
+        .args(["--no-ui", "--format", "json", "--duration", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = agent.id();
+    let stderr = agent.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("sensor attached") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("sensor attached");
+
+    // The agent's RSS, sampled every 100 ms while the storm runs.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while sampling.load(Ordering::Relaxed) {
+                if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                    if let Some(kib) = s
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmRSS:"))
+                        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+                    {
+                        samples.push(kib);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples
+        })
+    };
+    let driver = format!(
+        "import os, time\np = {:?}\nstart = time.time(); n = 0\nwhile True:\n    t = time.time() - start\n    if t >= 10: break\n    while n < int(t * 20000):\n        os.close(os.open(p, os.O_RDONLY)); n += 1\nprint(n)\n",
+        marker.display().to_string()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&driver)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let status = agent.wait().unwrap();
+    sampling.store(false, Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let peak_kib = samples.iter().copied().max().unwrap_or(0);
+    // Bounded: once the findings queue is full, more alerts are counted, not kept. The second
+    // half of the storm must not need more memory than the first half reached.
+    let half = samples.len() / 2;
+    let first_half = samples[..half].iter().copied().max().unwrap_or(0);
+    let second_half = samples[half..].iter().copied().max().unwrap_or(0);
+    let log = reader.join().unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+
+    let number_after = |line: &str, key: &str| -> u64 {
+        let at = line
+            .find(key)
+            .unwrap_or_else(|| panic!("no '{key}' in: {line}"));
+        line[at + key.len()..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let events = log.lines().find(|l| l.starts_with("Events:")).unwrap();
+    assert_eq!(
+        number_after(events, "dropped:"),
+        0,
+        "kernel drops: {events}"
+    );
+    let fired = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("storm marker: "))
+        .map(|n| n.parse::<u64>().unwrap())
+        .unwrap_or(0);
+    assert!(fired >= opened, "{fired} alerts for {opened} opens\n{log}");
+    assert!(
+        opened >= 150_000,
+        "the driver managed only {opened} opens in 10 s"
+    );
+    // "Store: N new findings, N folded into earlier ones, N held back by rate limits, N held
+    // back by a full findings queue (URL)"
+    let store = log.lines().find(|l| l.starts_with("Store:")).unwrap();
+    let counts: Vec<u64> = store
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(4)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let [new, folded, rate_limited, queue_full] = counts[..] else {
+        panic!("{store}");
+    };
+    assert_eq!(
+        new + folded + rate_limited + queue_full,
+        fired,
+        "stored + held back = fired: {store}"
+    );
+    // The database agrees: the new rows, and the held-back count beside the rate-limited.
+    let mut s = tripline_store::Store::open(&url).unwrap();
+    let (rows, _) = s.count(&tripline_store::Query::default()).unwrap();
+    assert_eq!(rows as u64, new, "{store}");
+    let suppressed: u64 = s
+        .suppressed()
+        .unwrap()
+        .iter()
+        .filter(|x| x.rule == "storm marker")
+        .map(|x| x.count as u64)
+        .sum();
+    assert_eq!(suppressed, rate_limited + queue_full, "{store}");
+    assert!(
+        second_half <= first_half + 32 * 1024,
+        "RSS grew from {first_half} KiB to {second_half} KiB"
+    );
+    assert!(peak_kib < 384 * 1024, "agent RSS peaked at {peak_kib} KiB");
+    eprintln!(
+        "storm: {opened} opens, {fired} alerts, {new} stored, {queue_full} held back, RSS {} MiB then {} MiB",
+        first_half / 1024,
+        second_half / 1024
+    );
+    s.db()
+        .exec(&format!("DROP SCHEMA {schema} CASCADE"), &[])
+        .unwrap();
+}
