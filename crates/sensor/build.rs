@@ -10,6 +10,14 @@ fn main() {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=CLANG");
+    // The decoder checks at compile time that it reads the layout this header version names.
+    let header = std::fs::read_to_string("bpf/wire.h").expect("bpf/wire.h");
+    let version = header
+        .lines()
+        .find_map(|l| l.strip_prefix("#define TL_WIRE_VERSION "))
+        .map(str::trim)
+        .expect("bpf/wire.h defines TL_WIRE_VERSION");
+    println!("cargo:rustc-env=TL_WIRE_VERSION={version}");
     let obj = out.join("sensor.bpf.o");
     let status = Command::new(&clang)
         .args([

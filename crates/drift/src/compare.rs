@@ -227,6 +227,19 @@ pub fn compare(c: &Contract, s: &Snapshot) -> Vec<Finding> {
             |k| vec![format!("{} key, comment '{}'", k.key_type, k.comment)],
             &mut out,
         );
+        // sshd skips a line it cannot parse; it is no key, but someone wrote it there.
+        for (at, text) in &s.unparseable_keys {
+            out.push(Finding {
+                section: "authorizedKeys",
+                change: Change::Added,
+                item: at.clone(),
+                severity: Severity::Low,
+                evidence: vec![format!("unparseable line: {text}")],
+                hint: "sshd ignores this line; find out who wrote it and remove it or fix the key"
+                    .into(),
+                attribution: None,
+            });
+        }
     }
     for (section, rules, live) in [
         ("sudoers", &spec.sudoers, &s.sudoers),

@@ -145,7 +145,7 @@ fn learned_contract_is_clean_then_every_mutation_is_found() {
     write(
         root,
         "/root/.ssh/authorized_keys",
-        &format!("{KEY}\n{INTRUDER}\n"),
+        &format!("{KEY}\n{INTRUDER}\nssh-ed25519 not*base64 hidden@x\n"),
     );
     std::fs::copy(root.join("usr/bin/tool"), root.join("usr/bin/.hidden")).unwrap();
     chmod(root, "/usr/bin/.hidden", 0o4755);
@@ -240,7 +240,7 @@ fn learned_contract_is_clean_then_every_mutation_is_found() {
     // The new uid-0 account shares /root, so root's keys (both) now also let `toor` in.
     assert_eq!(
         f.iter()
-            .filter(|x| x.section == "authorizedKeys" && x.item.starts_with("toor "))
+            .filter(|x| x.section == "authorizedKeys" && x.item.starts_with("toor SHA256:"))
             .count(),
         2
     );
@@ -256,8 +256,27 @@ fn learned_contract_is_clean_then_every_mutation_is_found() {
     ] {
         find(&f, section, item);
     }
+    // A line sshd cannot parse is no key, but it is reported (low), for both accounts.
+    let garbage: Vec<_> = f
+        .iter()
+        .filter(|x| {
+            x.evidence
+                .iter()
+                .any(|e| e.starts_with("unparseable line:"))
+        })
+        .collect();
+    assert_eq!(garbage.len(), 2, "{garbage:#?}");
+    for g in &garbage {
+        assert_eq!((g.change, g.severity), (Change::Added, Severity::Low));
+        assert!(
+            g.item.ends_with("/root/.ssh/authorized_keys:3"),
+            "{}",
+            g.item
+        );
+        assert!(g.evidence[0].contains("not*base64"));
+    }
     let sections: Vec<(&str, &str)> = f.iter().map(|x| (x.section, x.item.as_str())).collect();
-    assert_eq!(f.len(), expect.len() + 2 + 5, "{sections:#?}");
+    assert_eq!(f.len(), expect.len() + 2 + 5 + 2, "{sections:#?}");
     // Worst first.
     assert_eq!(f[0].severity, Severity::Critical);
 }

@@ -2,7 +2,8 @@
  *
  * Every record in the ring buffer is a `struct tl_header` followed by variable fields, each a
  * little-endian u16 length and that many bytes. Which fields follow depends on `kind` (see
- * wire.rs). Keep both files in step: the Rust side checks `TL_WIRE_VERSION` at load time. */
+ * wire.rs). Keep both files in step: the Rust decoder refuses to build against another
+ * `TL_WIRE_VERSION`, and the wire_layout test checks every offset it reads with offsetof. */
 #ifndef TRIPLINE_WIRE_H
 #define TRIPLINE_WIRE_H
 

@@ -13,6 +13,122 @@ const KIND_EXEC: u16 = 1000;
 const KIND_FORK: u16 = 1001;
 const KIND_EXIT: u16 = 1002;
 
+/// `TL_WIRE_VERSION` of `bpf/wire.h`, which the embedded kernel object was built with: the
+/// build fails when this decoder and the header disagree (build.rs passes the header's value).
+pub const WIRE_VERSION: u32 = 1;
+
+const _: () = assert!(
+    WIRE_VERSION == parse_u32(env!("TL_WIRE_VERSION")),
+    "bpf/wire.h changed TL_WIRE_VERSION: update src/wire.rs to the new layout"
+);
+
+const fn parse_u32(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u32;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+/// Byte offsets of every field this decoder reads, named `STRUCT_FIELD` after `bpf/wire.h`.
+/// The `wire_layout` test compiles the header with the host C compiler and checks each one
+/// against `offsetof`, so the two sides cannot drift apart silently.
+pub mod layout {
+    #![allow(missing_docs)]
+    pub const TL_HEADER_TS_BOOT_NS: usize = 0;
+    pub const TL_HEADER_CGROUP_ID: usize = 8;
+    pub const TL_HEADER_RET: usize = 16;
+    pub const TL_HEADER_ARGS: usize = 24;
+    pub const TL_HEADER_TID: usize = 72;
+    pub const TL_HEADER_PID: usize = 76;
+    pub const TL_HEADER_KIND: usize = 80;
+    pub const TL_HEADER_LEN: usize = 82;
+    pub const TL_HEADER_FLAGS: usize = 84;
+    pub const SIZEOF_TL_HEADER: usize = 88;
+
+    pub const TL_SOCK_FAMILY: usize = 0;
+    pub const TL_SOCK_PROTOCOL: usize = 2;
+    pub const TL_SOCK_LPORT: usize = 6;
+    pub const TL_SOCK_RPORT: usize = 8;
+    pub const TL_SOCK_LADDR: usize = 16;
+    pub const TL_SOCK_RADDR: usize = 32;
+    pub const SIZEOF_TL_SOCK: usize = 48;
+
+    pub const TL_EXEC_PPID: usize = 0;
+    pub const TL_EXEC_UID: usize = 4;
+    pub const TL_EXEC_GID: usize = 8;
+    pub const TL_EXEC_EUID: usize = 12;
+    pub const TL_EXEC_EGID: usize = 16;
+    pub const TL_EXEC_LOGINUID: usize = 20;
+    pub const TL_EXEC_SID: usize = 24;
+    pub const TL_EXEC_VPID: usize = 28;
+    pub const TL_EXEC_VPGID: usize = 32;
+    pub const TL_EXEC_TTY: usize = 36;
+    pub const TL_EXEC_MNT_NS: usize = 40;
+    pub const TL_EXEC_PID_NS: usize = 44;
+    pub const TL_EXEC_NET_NS: usize = 48;
+    pub const TL_EXEC_EXE_NLINK: usize = 52;
+    pub const TL_EXEC_CAP_PERMITTED: usize = 56;
+    pub const TL_EXEC_CAP_EFFECTIVE: usize = 64;
+    pub const TL_EXEC_START_BOOT_NS: usize = 72;
+    pub const TL_EXEC_EXE_INO: usize = 80;
+    pub const SIZEOF_TL_EXEC: usize = 88;
+
+    pub const TL_FORK_CHILD_PID: usize = 4;
+    pub const TL_FORK_PARENT_PID: usize = 12;
+    pub const TL_FORK_START_BOOT_NS: usize = 16;
+    pub const SIZEOF_TL_FORK: usize = 24;
+
+    /// Every constant above by name, for the layout test.
+    pub const ALL: &[(&str, usize)] = &[
+        ("TL_HEADER_TS_BOOT_NS", TL_HEADER_TS_BOOT_NS),
+        ("TL_HEADER_CGROUP_ID", TL_HEADER_CGROUP_ID),
+        ("TL_HEADER_RET", TL_HEADER_RET),
+        ("TL_HEADER_ARGS", TL_HEADER_ARGS),
+        ("TL_HEADER_TID", TL_HEADER_TID),
+        ("TL_HEADER_PID", TL_HEADER_PID),
+        ("TL_HEADER_KIND", TL_HEADER_KIND),
+        ("TL_HEADER_LEN", TL_HEADER_LEN),
+        ("TL_HEADER_FLAGS", TL_HEADER_FLAGS),
+        ("SIZEOF_TL_HEADER", SIZEOF_TL_HEADER),
+        ("TL_SOCK_FAMILY", TL_SOCK_FAMILY),
+        ("TL_SOCK_PROTOCOL", TL_SOCK_PROTOCOL),
+        ("TL_SOCK_LPORT", TL_SOCK_LPORT),
+        ("TL_SOCK_RPORT", TL_SOCK_RPORT),
+        ("TL_SOCK_LADDR", TL_SOCK_LADDR),
+        ("TL_SOCK_RADDR", TL_SOCK_RADDR),
+        ("SIZEOF_TL_SOCK", SIZEOF_TL_SOCK),
+        ("TL_EXEC_PPID", TL_EXEC_PPID),
+        ("TL_EXEC_UID", TL_EXEC_UID),
+        ("TL_EXEC_GID", TL_EXEC_GID),
+        ("TL_EXEC_EUID", TL_EXEC_EUID),
+        ("TL_EXEC_EGID", TL_EXEC_EGID),
+        ("TL_EXEC_LOGINUID", TL_EXEC_LOGINUID),
+        ("TL_EXEC_SID", TL_EXEC_SID),
+        ("TL_EXEC_VPID", TL_EXEC_VPID),
+        ("TL_EXEC_VPGID", TL_EXEC_VPGID),
+        ("TL_EXEC_TTY", TL_EXEC_TTY),
+        ("TL_EXEC_MNT_NS", TL_EXEC_MNT_NS),
+        ("TL_EXEC_PID_NS", TL_EXEC_PID_NS),
+        ("TL_EXEC_NET_NS", TL_EXEC_NET_NS),
+        ("TL_EXEC_EXE_NLINK", TL_EXEC_EXE_NLINK),
+        ("TL_EXEC_CAP_PERMITTED", TL_EXEC_CAP_PERMITTED),
+        ("TL_EXEC_CAP_EFFECTIVE", TL_EXEC_CAP_EFFECTIVE),
+        ("TL_EXEC_START_BOOT_NS", TL_EXEC_START_BOOT_NS),
+        ("TL_EXEC_EXE_INO", TL_EXEC_EXE_INO),
+        ("SIZEOF_TL_EXEC", SIZEOF_TL_EXEC),
+        ("TL_FORK_CHILD_PID", TL_FORK_CHILD_PID),
+        ("TL_FORK_PARENT_PID", TL_FORK_PARENT_PID),
+        ("TL_FORK_START_BOOT_NS", TL_FORK_START_BOOT_NS),
+        ("SIZEOF_TL_FORK", SIZEOF_TL_FORK),
+    ];
+}
+
+use layout as l;
+
 /// One decoded record.
 #[derive(Debug)]
 pub enum Record<'a> {
@@ -73,10 +189,10 @@ fn text(b: &[u8]) -> String {
 
 /// Decodes `struct tl_sock`.
 fn sock(b: &[u8]) -> Option<SockTuple> {
-    if b.len() < 48 {
+    if b.len() < l::SIZEOF_TL_SOCK {
         return None;
     }
-    let family = u16_at(b, 0);
+    let family = u16_at(b, l::TL_SOCK_FAMILY);
     let addr = |off: usize| -> IpAddr {
         if family == 10 {
             let a: [u8; 16] = b[off..off + 16].try_into().expect("16 bytes");
@@ -87,11 +203,11 @@ fn sock(b: &[u8]) -> Option<SockTuple> {
     };
     Some(SockTuple {
         family,
-        protocol: u16_at(b, 2),
-        lport: u16_at(b, 6),
-        rport: u16_at(b, 8),
-        local: addr(16),
-        remote: addr(32),
+        protocol: u16_at(b, l::TL_SOCK_PROTOCOL),
+        lport: u16_at(b, l::TL_SOCK_LPORT),
+        rport: u16_at(b, l::TL_SOCK_RPORT),
+        local: addr(l::TL_SOCK_LADDR),
+        remote: addr(l::TL_SOCK_RADDR),
     })
 }
 
@@ -100,18 +216,18 @@ pub fn decode(buf: &[u8], boot_epoch_ns: u64) -> Result<Record<'_>, DecodeError>
     if buf.len() < HEADER_LEN {
         return Err(DecodeError("record shorter than its header"));
     }
-    let len = u16_at(buf, 82) as usize;
+    let len = u16_at(buf, l::TL_HEADER_LEN) as usize;
     let buf = &buf[..len.clamp(HEADER_LEN, buf.len())];
-    let ts_ns = boot_epoch_ns + u64_at(buf, 0);
-    let cgroup_id = u64_at(buf, 8);
-    let ret = u64_at(buf, 16) as i64;
+    let ts_ns = boot_epoch_ns + u64_at(buf, l::TL_HEADER_TS_BOOT_NS);
+    let cgroup_id = u64_at(buf, l::TL_HEADER_CGROUP_ID);
+    let ret = u64_at(buf, l::TL_HEADER_RET) as i64;
     let mut args = [0u64; 6];
     for (i, a) in args.iter_mut().enumerate() {
-        *a = u64_at(buf, 24 + i * 8);
+        *a = u64_at(buf, l::TL_HEADER_ARGS + i * 8);
     }
-    let tid = u32_at(buf, 72);
-    let pid = u32_at(buf, 76);
-    let kind = u16_at(buf, 80);
+    let tid = u32_at(buf, l::TL_HEADER_TID);
+    let pid = u32_at(buf, l::TL_HEADER_PID);
+    let kind = u16_at(buf, l::TL_HEADER_KIND);
     let mut c = Cursor {
         buf,
         pos: HEADER_LEN,
@@ -119,7 +235,7 @@ pub fn decode(buf: &[u8], boot_epoch_ns: u64) -> Result<Record<'_>, DecodeError>
     Ok(match kind {
         KIND_EXEC => {
             let e = c.field();
-            if e.len() < 88 {
+            if e.len() < l::SIZEOF_TL_EXEC {
                 return Err(DecodeError("exec record without its fixed part"));
             }
             let filename = text(c.field());
@@ -135,24 +251,24 @@ pub fn decode(buf: &[u8], boot_epoch_ns: u64) -> Result<Record<'_>, DecodeError>
                 ts_ns,
                 tid,
                 pid,
-                ppid: u32_at(e, 0),
-                uid: u32_at(e, 4),
-                gid: u32_at(e, 8),
-                euid: u32_at(e, 12),
-                egid: u32_at(e, 16),
-                loginuid: u32_at(e, 20),
-                sid: u32_at(e, 24),
-                vpid: u32_at(e, 28),
-                vpgid: u32_at(e, 32),
-                tty: u32_at(e, 36),
-                mnt_ns: u32_at(e, 40),
-                pid_ns: u32_at(e, 44),
-                net_ns: u32_at(e, 48),
-                exe_nlink: u32_at(e, 52),
-                cap_permitted: u64_at(e, 56),
-                cap_effective: u64_at(e, 64),
-                start_ns: u64_at(e, 72),
-                exe_ino: u64_at(e, 80),
+                ppid: u32_at(e, l::TL_EXEC_PPID),
+                uid: u32_at(e, l::TL_EXEC_UID),
+                gid: u32_at(e, l::TL_EXEC_GID),
+                euid: u32_at(e, l::TL_EXEC_EUID),
+                egid: u32_at(e, l::TL_EXEC_EGID),
+                loginuid: u32_at(e, l::TL_EXEC_LOGINUID),
+                sid: u32_at(e, l::TL_EXEC_SID),
+                vpid: u32_at(e, l::TL_EXEC_VPID),
+                vpgid: u32_at(e, l::TL_EXEC_VPGID),
+                tty: u32_at(e, l::TL_EXEC_TTY),
+                mnt_ns: u32_at(e, l::TL_EXEC_MNT_NS),
+                pid_ns: u32_at(e, l::TL_EXEC_PID_NS),
+                net_ns: u32_at(e, l::TL_EXEC_NET_NS),
+                exe_nlink: u32_at(e, l::TL_EXEC_EXE_NLINK),
+                cap_permitted: u64_at(e, l::TL_EXEC_CAP_PERMITTED),
+                cap_effective: u64_at(e, l::TL_EXEC_CAP_EFFECTIVE),
+                start_ns: u64_at(e, l::TL_EXEC_START_BOOT_NS),
+                exe_ino: u64_at(e, l::TL_EXEC_EXE_INO),
                 filename,
                 argv,
                 cgroup_leaf,
@@ -164,14 +280,14 @@ pub fn decode(buf: &[u8], boot_epoch_ns: u64) -> Result<Record<'_>, DecodeError>
         }
         KIND_FORK => {
             let f = c.field();
-            if f.len() < 24 {
+            if f.len() < l::SIZEOF_TL_FORK {
                 return Err(DecodeError("fork record without its fixed part"));
             }
             Record::Fork(Fork {
                 ts_ns,
-                child_pid: u32_at(f, 4),
-                parent_pid: u32_at(f, 12),
-                start_ns: u64_at(f, 16),
+                child_pid: u32_at(f, l::TL_FORK_CHILD_PID),
+                parent_pid: u32_at(f, l::TL_FORK_PARENT_PID),
+                start_ns: u64_at(f, l::TL_FORK_START_BOOT_NS),
             })
         }
         KIND_EXIT => Record::Exit { pid },

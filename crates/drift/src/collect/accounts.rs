@@ -148,9 +148,15 @@ fn authorized_keys(opts: &Options, snap: &mut Snapshot) {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            for line in text.lines() {
+            let shown = format!("{}/.ssh/{name}", home.trim_end_matches('/'));
+            for (n, line) in text.lines().enumerate() {
                 if let Some(k) = parse_key(&user, line) {
                     snap.authorized_keys.insert(k);
+                } else if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+                    snap.unparseable_keys.insert(
+                        format!("{user} {shown}:{}", n + 1),
+                        line.trim().chars().take(80).collect(),
+                    );
                 }
             }
         }

@@ -50,6 +50,10 @@ pub struct Snapshot {
     pub images: BTreeMap<String, String>,
     /// Keys in `~/.ssh/authorized_keys` of every account.
     pub authorized_keys: BTreeSet<AuthorizedKey>,
+    /// Lines of those files that are neither a key, a comment nor blank: sshd skips them, an
+    /// auditor should still see them (`USER FILE:LINE`, the line's first 80 characters).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unparseable_keys: BTreeMap<String, String>,
     /// Rules of /etc/sudoers and /etc/sudoers.d/*.
     pub sudoers: BTreeSet<String>,
     /// Listening sockets (live machine only).

@@ -195,3 +195,63 @@ fn a_closed_stdout_ends_quietly() {
         assert!(rows >= at_least, "{db}: {rows} findings stored");
     }
 }
+
+/// Every usage error exits 2 with clap's message: an unknown flag on each command, and values
+/// that do not parse or would overflow.
+#[test]
+fn usage_errors_exit_2_for_every_command() {
+    let commands: &[&[&str]] = &[
+        &["replay"],
+        &["run"],
+        &["rules", "validate"],
+        &["rules", "list"],
+        &["contract", "learn"],
+        &["contract", "schema"],
+        &["contract", "snapshot"],
+        &["policy", "eval"],
+        &["drift"],
+        &["gate"],
+        &["serve"],
+        &["identity", "analyze"],
+        &["identity", "paths"],
+        &["identity", "propose"],
+        &["anomaly", "train"],
+        &["anomaly", "score"],
+        &["anomaly", "eval"],
+        &["anomaly", "export"],
+        &["token", "create"],
+        &["token", "revoke"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--no-such-flag");
+        let out = crate::tripline(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            crate::stderr(&out)
+        );
+        assert!(crate::stderr(&out).contains("--no-such-flag"), "{args:?}");
+    }
+    for (args, says) in [
+        (&["gate", "--since", "99999999999999d"][..], "too large"),
+        (&["gate", "--since", "5 parsecs"], "expected a duration"),
+        (
+            &["replay", "--retain", "12x", "x.json"],
+            "expected a duration",
+        ),
+        (
+            &["replay", "--retain", "999999999999w", "x.json"],
+            "too large",
+        ),
+        (&["run", "--ring-mib", "4096"], "4096"),
+        (&["run", "--ring-mib", "0"], "0"),
+        (&["replay", "--min-priority", "loud", "x.json"], "loud"),
+    ] {
+        let out = crate::tripline(args);
+        let err = crate::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
