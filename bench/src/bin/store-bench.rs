@@ -172,6 +172,50 @@ fn ingest(url: &str, fs: &[NewFinding], batched: bool) -> Duration {
     d
 }
 
+/// The same findings as engine alerts, through the agent's act stage: the bounded findings
+/// queue and the ingest thread that stores batches (waiting when full, as replays do).
+fn pipeline(url: &str, fs: &[NewFinding]) -> Duration {
+    let alerts: Vec<tripline_event::Finding> = fs
+        .iter()
+        .map(|f| tripline_event::Finding {
+            rule: f.rule.clone(),
+            priority: f.priority,
+            source: f.source.clone(),
+            time_ns: f.time_ns as u64,
+            message: f.message.clone(),
+            output_fields: f
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            tags: f.tags.clone(),
+            hostname: f.hostname.clone(),
+            process: None,
+        })
+        .collect();
+    let act = tripline::act::Act::start(&tripline::act::ActConfig {
+        store: Some(url.to_string()),
+        limits: no_limits(),
+        outputs: Vec::new(),
+        actions: Vec::new(),
+        listen: None,
+        execute_actions: false,
+        mode: "bench".into(),
+        retention: Default::default(),
+        tls: None,
+        overflow: tripline_pipeline::Overflow::Block,
+    })
+    .unwrap();
+    let start = Instant::now();
+    for a in alerts {
+        act.alert(a);
+    }
+    let t = act.finish();
+    let d = start.elapsed();
+    assert_eq!((t.new + t.folded) as usize, fs.len(), "{t:?}");
+    d
+}
+
 fn pg_schema(base: &str, name: &str) -> String {
     let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
     c.batch_execute(&format!(
@@ -197,6 +241,12 @@ fn main() {
             let base = sqlite_baseline(&dir.path().join("plain.db"), &fs);
             let one = ingest(&dir.path().join("a.db").display().to_string(), &fs, false);
             let batch = ingest(&dir.path().join("b.db").display().to_string(), &fs, true);
+            let piped = pipeline(&dir.path().join("c.db").display().to_string(), &fs);
+            println!(
+                "sqlite   {n} findings through the pipeline (findings queue, ingest thread): {:.0}/s; ratio pipeline/baseline {:.2}",
+                rate(n, piped),
+                base.as_secs_f64() / piped.as_secs_f64()
+            );
             println!(
                 "sqlite   {n} findings: ingest {:.0}/s (one transaction each), ingest_batch {:.0}/s; plain INSERT baseline {:.0}/s; ratio batch/baseline {:.2}, single/baseline {:.2}",
                 rate(n, one), rate(n, batch), rate(n, base),
@@ -209,6 +259,12 @@ fn main() {
                 let base = postgres_baseline(pg, fs);
                 let one = ingest(&pg_schema(pg, "bench_single"), fs, false);
                 let batch = ingest(&pg_schema(pg, "bench_batch"), fs, true);
+                let piped = pipeline(&pg_schema(pg, "bench_pipeline"), fs);
+                println!(
+                    "postgres {m} findings through the pipeline (findings queue, ingest thread): {:.0}/s; ratio pipeline/baseline {:.2}",
+                    rate(m, piped),
+                    base.as_secs_f64() / piped.as_secs_f64()
+                );
                 println!(
                     "postgres {m} findings: ingest {:.0}/s (one transaction each), ingest_batch {:.0}/s; plain INSERT baseline {:.0}/s; ratio batch/baseline {:.2}, single/baseline {:.2}",
                     rate(m, one), rate(m, batch), rate(m, base),
@@ -217,7 +273,7 @@ fn main() {
                 );
                 let mut c = postgres::Client::connect(pg, postgres::NoTls).unwrap();
                 c.batch_execute(
-                    "DROP SCHEMA bench_single CASCADE; DROP SCHEMA bench_batch CASCADE",
+                    "DROP SCHEMA bench_single CASCADE; DROP SCHEMA bench_batch CASCADE; DROP SCHEMA bench_pipeline CASCADE",
                 )
                 .unwrap();
             }

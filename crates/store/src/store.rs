@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use tripline_event::Priority;
 
-use crate::db::{scalar, Db, Row};
+use crate::db::{scalar, Db, Row, Val};
 use crate::finding::{priority_from_rank, priority_rank, Kind, NewFinding, StoredFinding};
 use crate::limits::RateLimiter;
 use crate::outbox::Route;
@@ -90,6 +90,12 @@ impl std::fmt::Debug for Store {
 
 const RECENT_MAX: usize = 100_000;
 
+/// Stored rows a batch may fold into: `(id, first_ns, last_ns)` by fingerprint.
+type Prefetched = HashMap<String, Vec<(i64, i64, i64)>>;
+
+/// Fingerprints looked up per query when a batch is stored.
+const PREFETCH: usize = 128;
+
 const COLUMNS: &str = "id, fingerprint, kind, rule, priority, source, hostname, entity, message, fields, tags, location, first_ns, last_ns, count";
 
 impl Store {
@@ -151,7 +157,7 @@ impl Store {
     /// rate limit, or stores it and queues it for the outputs.
     pub fn ingest(&mut self, f: &NewFinding) -> Result<Ingest, StoreError> {
         self.db.begin()?;
-        match self.ingest_one(f) {
+        match self.ingest_one(f, f.fingerprint(), None) {
             Ok(r) => {
                 self.db.commit()?;
                 Ok(r)
@@ -164,26 +170,83 @@ impl Store {
         }
     }
 
-    /// Stores many findings in one transaction (floods, replays): all or none.
+    /// Stores many findings in one transaction (floods, replays): all or none. The rows a
+    /// batch could fold into are looked up with one query per [`PREFETCH`] fingerprints
+    /// instead of one per finding.
     pub fn ingest_batch(&mut self, fs: &[NewFinding]) -> Result<Vec<Ingest>, StoreError> {
         self.db.begin()?;
-        let mut out = Vec::with_capacity(fs.len());
-        for f in fs {
-            match self.ingest_one(f) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    let _ = self.db.rollback();
-                    self.recent.clear();
-                    return Err(e);
-                }
+        let result = (|| {
+            let fingerprints: Vec<String> = fs.iter().map(NewFinding::fingerprint).collect();
+            let known = self.prefetch(fs, &fingerprints)?;
+            let mut out = Vec::with_capacity(fs.len());
+            for (f, fp) in fs.iter().zip(fingerprints) {
+                out.push(self.ingest_one(f, fp, Some(&known))?);
+            }
+            Ok(out)
+        })();
+        match result {
+            Ok(out) => {
+                self.db.commit()?;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = self.db.rollback();
+                self.recent.clear();
+                Err(e)
             }
         }
-        self.db.commit()?;
-        Ok(out)
     }
 
-    fn ingest_one(&mut self, f: &NewFinding) -> Result<Ingest, StoreError> {
-        let fp = f.fingerprint();
+    /// Stored rows that findings of `fs` not in the recent cache could fold into: every row
+    /// of their fingerprints whose window overlaps the batch's times, by fingerprint.
+    fn prefetch(
+        &mut self,
+        fs: &[NewFinding],
+        fingerprints: &[String],
+    ) -> Result<Prefetched, StoreError> {
+        let mut known = Prefetched::new();
+        let window = self.cfg.dedup_window_ns;
+        if window <= 0 || fs.is_empty() {
+            return Ok(known);
+        }
+        let mut wanted: Vec<&str> = fingerprints
+            .iter()
+            .filter(|fp| !self.recent.contains_key(*fp))
+            .map(String::as_str)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let lo = fs.iter().map(|f| f.time_ns).min().unwrap_or(0) - window;
+        let hi = fs.iter().map(|f| f.time_ns).max().unwrap_or(0) + window;
+        // One statement shape (a fixed number of parameters, the last repeated), so it is
+        // prepared once.
+        let marks: Vec<String> = (3..PREFETCH + 3).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, fingerprint, first_ns, last_ns FROM findings WHERE last_ns >= $1 AND first_ns <= $2 AND fingerprint IN ({})",
+            marks.join(", ")
+        );
+        for chunk in wanted.chunks(PREFETCH) {
+            let mut params: Vec<Val> = vec![lo.into(), hi.into()];
+            params.extend((0..PREFETCH).map(|i| chunk[i.min(chunk.len() - 1)].into()));
+            for row in self.db.query(&sql, &params)? {
+                known.entry(row[1].text().to_string()).or_default().push((
+                    row[0].int(),
+                    row[2].int(),
+                    row[3].int(),
+                ));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Stores one finding inside the caller's transaction. `known` holds what
+    /// [`Store::prefetch`] found for the batch; without it, the store is asked.
+    fn ingest_one(
+        &mut self,
+        f: &NewFinding,
+        fp: String,
+        known: Option<&Prefetched>,
+    ) -> Result<Ingest, StoreError> {
         let window = self.cfg.dedup_window_ns;
         if window > 0 {
             let cached = self
@@ -193,9 +256,15 @@ impl Store {
                 .map(|(id, _)| *id);
             // Not in the cache (another agent, a restart, an out-of-order event): ask the store
             // for a row whose window covers this time.
-            let hit = match cached {
-                Some(id) => Some(id),
-                None => self
+            let in_window = |&&(_, first, last): &&(i64, i64, i64)| {
+                last >= f.time_ns - window && first <= f.time_ns + window
+            };
+            let hit = match (cached, known) {
+                (Some(id), _) => Some(id),
+                (None, Some(known)) => known
+                    .get(&fp)
+                    .and_then(|rows| rows.iter().filter(in_window).map(|r| r.0).max()),
+                (None, None) => self
                     .db
                     .query(
                         "SELECT id FROM findings WHERE fingerprint = $1 AND last_ns >= $2 AND first_ns <= $3 ORDER BY id DESC LIMIT 1",

@@ -508,3 +508,45 @@ fn histogram_buckets_occurrences() {
         assert_eq!(h, vec![(t0, 2), (t0 + hour, 1), (t0 + 3 * hour, 1)]);
     }
 }
+
+/// A batch stored by another handle (another agent, a restart: nothing cached) folds into the
+/// rows the store already holds, looked up once per batch, and not into rows outside the window.
+#[test]
+fn batches_fold_into_rows_another_handle_stored() {
+    for b in backends("batch_fold") {
+        let cfg = Config {
+            dedup_window_ns: 60 * SEC,
+            rate_per_minute: 0,
+            ..Config::default()
+        };
+        let base = 1_700_000_000 * SEC;
+        let Ingest::New(id) = Store::open_with(&b.url, cfg)
+            .unwrap()
+            .ingest(&finding("Shell", base, "bash"))
+            .unwrap()
+        else {
+            panic!("first is new");
+        };
+        let mut other = Store::open_with(&b.url, cfg).unwrap();
+        let got = other
+            .ingest_batch(&[
+                finding("Shell", base + SEC, "bash"),
+                finding("Shell", base + SEC, "zsh"),
+                finding("Shell", base + 2 * SEC, "bash"),
+                finding("Shell", base + 300 * SEC, "bash"),
+                finding("Shell", base + 301 * SEC, "bash"),
+            ])
+            .unwrap();
+        assert_eq!(got[0], Ingest::Folded(id), "{}", b.url);
+        let Ingest::New(zsh) = got[1] else {
+            panic!("{got:?}")
+        };
+        assert_ne!(zsh, id);
+        assert_eq!(got[2], Ingest::Folded(id));
+        let Ingest::New(later) = got[3] else {
+            panic!("past the window: {got:?}")
+        };
+        assert_eq!(got[4], Ingest::Folded(later));
+        assert_eq!(other.get(id).unwrap().unwrap().count, 3);
+    }
+}
