@@ -36,12 +36,11 @@ impl SigmaDetector {
     /// assert_eq!(ls, tripline_sigma::LogSource::new(None, Some("aws"), Some("cloudtrail")));
     /// ```
     pub fn logsource_of(source: &str) -> LogSource {
+        if let Some(k) = tripline_sources::SourceKind::from_name(source) {
+            let (category, product, service) = k.descriptor().sigma;
+            return LogSource::new(category, product, service);
+        }
         match source {
-            "aws_cloudtrail" => LogSource::new(None, Some("aws"), Some("cloudtrail")),
-            "k8s_audit" => LogSource::new(Some("application"), Some("kubernetes"), Some("audit")),
-            "gcp_auditlog" => LogSource::new(None, Some("gcp"), Some("gcp.audit")),
-            "okta" => LogSource::new(None, Some("okta"), Some("okta")),
-            "github" => LogSource::new(None, Some("github"), Some("audit")),
             "auditd" => LogSource::new(None, Some("linux"), Some("auditd")),
             other => LogSource::new(None, Some(other), None),
         }

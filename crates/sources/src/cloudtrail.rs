@@ -16,6 +16,26 @@ use crate::json_path::get;
 /// Source name.
 pub const NAME: &str = "aws_cloudtrail";
 
+/// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
+pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
+    name: NAME,
+    source,
+    detect,
+    sigma: (None, Some("aws"), Some("cloudtrail")),
+    rules: &[(
+        "aws_cloudtrail_rules.yaml",
+        include_str!("../../../data/falco/rules/aws_cloudtrail_rules.yaml"),
+    )],
+};
+
+/// Whether an input's first bytes look like this source.
+fn detect(head: &[u8]) -> bool {
+    use crate::descriptor::has;
+    has(head, "\"Records\"")
+        || has(head, "\"eventVersion\"")
+        || (has(head, "\"eventSource\"") && has(head, "\"awsRegion\""))
+}
+
 const FIELDS_TSV: &str = include_str!("../../../data/falco/fields/cloudtrail.tsv");
 
 /// The `aws_cloudtrail` source definition.

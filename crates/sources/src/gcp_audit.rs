@@ -8,6 +8,24 @@ use crate::json_event::{JsonSource, Style};
 /// Source name.
 pub const NAME: &str = "gcp_auditlog";
 
+/// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
+pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
+    name: NAME,
+    source,
+    detect,
+    sigma: (None, Some("gcp"), Some("gcp.audit")),
+    rules: &[(
+        "gcp_auditlog_rules.yaml",
+        include_str!("../../../data/falco/rules/gcp_auditlog_rules.yaml"),
+    )],
+};
+
+/// Whether an input's first bytes look like this source.
+fn detect(head: &[u8]) -> bool {
+    use crate::descriptor::has;
+    has(head, "\"protoPayload\"")
+}
+
 /// Field table (gcpaudit plugin 0.3 fields; paths into the LogEntry).
 const FIELDS_TSV: &str = "name\ttype\tlist\targ\tjson_path\tdescription
 gcp.user\tstring\tno\t\t$.protoPayload.authenticationInfo.principalEmail\tPrincipal that made the call.

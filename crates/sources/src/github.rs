@@ -16,6 +16,24 @@ use crate::json_event::{CustomFn, JsonSource, Style};
 /// Source name.
 pub const NAME: &str = "github";
 
+/// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
+pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
+    name: NAME,
+    source,
+    detect,
+    sigma: (None, Some("github"), Some("audit")),
+    rules: &[(
+        "github_rules.yaml",
+        include_str!("../../../data/falco/rules/github_rules.yaml"),
+    )],
+};
+
+/// Whether an input's first bytes look like this source.
+fn detect(head: &[u8]) -> bool {
+    use crate::descriptor::has;
+    has(head, "\"sender\"") || has(head, "\"repository\"")
+}
+
 const FIELDS_TSV: &str = "name\ttype\tlist\targ\tjson_path\tdescription
 github.type\tstring\tno\t\t$.type\tWebhook event type (X-GitHub-Event).
 github.action\tstring\tno\t\t$.action\tAction.

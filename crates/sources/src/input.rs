@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 use serde_json::Value as Json;
 
 use crate::json_event::{parse_time, JsonEvent, JsonSource};
-use crate::{cloudtrail, gcp_audit, github, k8s_audit, okta, SourceKind};
+use crate::{cloudtrail, k8s_audit, okta, SourceKind};
 
 /// Size limits for decoding.
 #[derive(Debug, Clone, Copy)]
@@ -198,13 +198,7 @@ impl Reader {
     }
 
     fn source(&self) -> &'static JsonSource {
-        match self.kind {
-            SourceKind::K8sAudit => k8s_audit::source(),
-            SourceKind::CloudTrail => cloudtrail::source(),
-            SourceKind::GcpAudit => gcp_audit::source(),
-            SourceKind::Okta => okta::source(),
-            SourceKind::Github => github::source(),
-        }
+        self.kind.source()
     }
 
     fn emit(&mut self, json: Json, time: u64, on_event: &mut dyn FnMut(JsonEvent)) {

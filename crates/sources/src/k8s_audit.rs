@@ -14,6 +14,24 @@ use crate::json_path::{get, image_repository, text};
 /// Source name.
 pub const NAME: &str = "k8s_audit";
 
+/// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
+pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
+    name: NAME,
+    source,
+    detect,
+    sigma: (Some("application"), Some("kubernetes"), Some("audit")),
+    rules: &[(
+        "k8s_audit_rules.yaml",
+        include_str!("../../../data/falco/rules/k8s_audit_rules.yaml"),
+    )],
+};
+
+/// Whether an input's first bytes look like this source.
+fn detect(head: &[u8]) -> bool {
+    use crate::descriptor::has;
+    has(head, "\"auditID\"") || has(head, "\"audit.k8s.io")
+}
+
 const FIELDS_TSV: &str = include_str!("../../../data/falco/fields/k8saudit.tsv");
 
 /// The `k8s_audit` source definition.

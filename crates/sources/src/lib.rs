@@ -17,6 +17,7 @@
 
 pub mod auditd;
 pub mod cloudtrail;
+mod descriptor;
 pub mod gcp_audit;
 pub mod github;
 pub mod input;
@@ -26,6 +27,7 @@ pub mod k8s_audit;
 pub mod okta;
 pub mod syscall;
 
+pub use descriptor::Descriptor;
 pub use json_event::{parse_time, JsonEvent, JsonSource};
 use tripline_event::SourceSchema;
 
@@ -54,15 +56,20 @@ impl SourceKind {
         SourceKind::Github,
     ];
 
+    /// Everything about this source, from its module.
+    pub fn descriptor(self) -> &'static Descriptor {
+        match self {
+            SourceKind::K8sAudit => &k8s_audit::DESCRIPTOR,
+            SourceKind::CloudTrail => &cloudtrail::DESCRIPTOR,
+            SourceKind::GcpAudit => &gcp_audit::DESCRIPTOR,
+            SourceKind::Okta => &okta::DESCRIPTOR,
+            SourceKind::Github => &github::DESCRIPTOR,
+        }
+    }
+
     /// The Falco source name (`k8s_audit`, `aws_cloudtrail`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::K8sAudit => k8s_audit::NAME,
-            SourceKind::CloudTrail => cloudtrail::NAME,
-            SourceKind::GcpAudit => gcp_audit::NAME,
-            SourceKind::Okta => okta::NAME,
-            SourceKind::Github => github::NAME,
-        }
+        self.descriptor().name
     }
 
     /// Looks a source up by its Falco name.
@@ -72,34 +79,20 @@ impl SourceKind {
 
     /// The source definition.
     pub fn source(self) -> &'static JsonSource {
-        match self {
-            SourceKind::K8sAudit => k8s_audit::source(),
-            SourceKind::CloudTrail => cloudtrail::source(),
-            SourceKind::GcpAudit => gcp_audit::source(),
-            SourceKind::Okta => okta::source(),
-            SourceKind::Github => github::source(),
-        }
+        (self.descriptor().source)()
     }
 
     /// Guesses the source from the first bytes of an input.
     pub fn detect(head: &[u8]) -> Option<SourceKind> {
-        let has = |s: &str| memchr::memmem::find(head, s.as_bytes()).is_some();
-        if has("\"Records\"")
-            || has("\"eventVersion\"")
-            || (has("\"eventSource\"") && has("\"awsRegion\""))
-        {
-            Some(SourceKind::CloudTrail)
-        } else if has("\"auditID\"") || has("\"audit.k8s.io") {
-            Some(SourceKind::K8sAudit)
-        } else if has("\"protoPayload\"") {
-            Some(SourceKind::GcpAudit)
-        } else if has("\"eventType\"") && has("\"actor\"") {
-            Some(SourceKind::Okta)
-        } else if has("\"sender\"") || has("\"repository\"") {
-            Some(SourceKind::Github)
-        } else {
-            None
-        }
+        // CloudTrail first: its records also carry `eventType`, as Okta's do.
+        const ORDER: [SourceKind; 5] = [
+            SourceKind::CloudTrail,
+            SourceKind::K8sAudit,
+            SourceKind::GcpAudit,
+            SourceKind::Okta,
+            SourceKind::Github,
+        ];
+        ORDER.into_iter().find(|k| (k.descriptor().detect)(head))
     }
 }
 

@@ -14,6 +14,24 @@ use crate::json_event::{CustomFn, JsonEvent, JsonSource, Style};
 /// Source name.
 pub const NAME: &str = "okta";
 
+/// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
+pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
+    name: NAME,
+    source,
+    detect,
+    sigma: (None, Some("okta"), Some("okta")),
+    rules: &[(
+        "okta_rules.yaml",
+        include_str!("../../../data/falco/rules/okta_rules.yaml"),
+    )],
+};
+
+/// Whether an input's first bytes look like this source.
+fn detect(head: &[u8]) -> bool {
+    use crate::descriptor::has;
+    has(head, "\"eventType\"") && has(head, "\"actor\"")
+}
+
 const FIELDS_TSV: &str = "name\ttype\tlist\targ\tjson_path\tdescription
 okta.app\tstring\tno\t\t$.debugContext.debugData.appname\tApplication.
 okta.evt.type\tstring\tno\t\t$.eventType\tEvent type.

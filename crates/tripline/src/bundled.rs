@@ -1,45 +1,29 @@
-//! Upstream rule files shipped inside the binary, used when no `--rules` is given.
+//! Upstream rule files shipped inside the binary, used when no `--rules` is given: the syscall
+//! rules here, each log source's from its descriptor (`tripline_sources::Descriptor`).
 
 use tripline_rules::falco::RulesFile;
+use tripline_sources::SourceKind;
+
+/// The syscall rules shipped: file name and text.
+const SYSCALL: &[(&str, &str)] = &[(
+    "falco_rules.yaml",
+    include_str!("../../../data/falco/rules/falco_rules.yaml"),
+)];
 
 /// `(file name, source, text)` of every shipped rules file, in load order.
-pub const FILES: &[(&str, &str, &str)] = &[
-    (
-        "falco_rules.yaml",
-        "syscall",
-        include_str!("../../../data/falco/rules/falco_rules.yaml"),
-    ),
-    (
-        "k8s_audit_rules.yaml",
-        "k8s_audit",
-        include_str!("../../../data/falco/rules/k8s_audit_rules.yaml"),
-    ),
-    (
-        "aws_cloudtrail_rules.yaml",
-        "aws_cloudtrail",
-        include_str!("../../../data/falco/rules/aws_cloudtrail_rules.yaml"),
-    ),
-    (
-        "gcp_auditlog_rules.yaml",
-        "gcp_auditlog",
-        include_str!("../../../data/falco/rules/gcp_auditlog_rules.yaml"),
-    ),
-    (
-        "okta_rules.yaml",
-        "okta",
-        include_str!("../../../data/falco/rules/okta_rules.yaml"),
-    ),
-    (
-        "github_rules.yaml",
-        "github",
-        include_str!("../../../data/falco/rules/github_rules.yaml"),
-    ),
-];
+pub fn files() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out: Vec<_> = SYSCALL.iter().map(|(n, t)| (*n, "syscall", *t)).collect();
+    for k in SourceKind::ALL {
+        let d = k.descriptor();
+        out.extend(d.rules.iter().map(|(n, t)| (*n, d.name, *t)));
+    }
+    out
+}
 
 /// The shipped rules for one source.
 pub fn for_source(source: &str) -> Vec<RulesFile> {
-    FILES
-        .iter()
+    files()
+        .into_iter()
         .filter(|(_, s, _)| *s == source)
         .map(|(name, _, text)| RulesFile {
             name: format!("<builtin>/{name}"),
