@@ -65,6 +65,14 @@ struct Watch {
 }
 
 impl crate::run::RunObserver for Watch {
+    fn on_ready(&mut self, stats: &crate::run::RunStats) {
+        eprintln!(
+            "tripline: sensor attached; watching {} syscalls via {} hooks",
+            stats.syscalls.len(),
+            stats.hooks
+        );
+    }
+
     fn on_alert(&mut self, _: tripline_event::Finding) {}
 
     fn on_event(&mut self, ev: &tripline_syscall::SyscallEvent<'_>) {
@@ -217,7 +225,7 @@ fn write_out(output: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Output of `tripline drift`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum DriftFormat {
     /// Lines for people.
     Text,
@@ -226,6 +234,7 @@ pub enum DriftFormat {
     /// SARIF 2.1.0.
     Sarif,
     /// `wgpolicyk8s.io/v1alpha2` PolicyReport (YAML).
+    #[value(name = "policyreport")]
     PolicyReport,
 }
 

@@ -11,7 +11,7 @@ use tripline_event::Priority;
 use tripline_store::{Kind, Query, Store, StoredFinding};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GateFormat {
     /// One line per finding and a verdict.
     Text,

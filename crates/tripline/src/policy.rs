@@ -6,13 +6,14 @@ use serde_json::{json, Value};
 use tripline_policy::{PolicySet, Violation};
 
 /// Output of `tripline policy eval`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PolicyFormat {
     /// Lines for people.
     Text,
     /// A JSON array of results.
     Json,
     /// `wgpolicyk8s.io/v1alpha2` PolicyReport (YAML).
+    #[value(name = "policyreport")]
     PolicyReport,
 }
 

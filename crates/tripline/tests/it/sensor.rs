@@ -138,16 +138,41 @@ fn with_agent_cfg(
 /// Runs `tripline ARGS` (a live agent for a few seconds), performs `actions` once the sensor
 /// has attached, and returns its output.
 fn tripline_while(args: &[&str], actions: &dyn Fn()) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The sensor attaches within a couple of seconds; act inside the agent's window.
-    std::thread::sleep(Duration::from_secs(3));
-    actions();
-    child.wait_with_output().unwrap()
+    // Act once the agent says the sensor is attached (its stderr is read to the end, so the
+    // returned output still holds all of it).
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = Vec::new();
+        let mut lines = std::io::BufReader::new(stderr);
+        let mut line = Vec::new();
+        while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if String::from_utf8_lossy(&line).contains("sensor attached") {
+                let _ = tx.send(());
+            }
+            all.append(&mut line);
+        }
+        all
+    });
+    let attached = rx.recv_timeout(Duration::from_secs(60)).is_ok();
+    if attached {
+        actions();
+    }
+    let mut out = child.wait_with_output().unwrap();
+    out.stderr = reader.join().unwrap();
+    assert!(
+        attached,
+        "the agent never attached: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 fn sh(script: &str) {
