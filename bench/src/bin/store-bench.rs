@@ -216,6 +216,38 @@ fn pipeline(url: &str, fs: &[NewFinding]) -> Duration {
     d
 }
 
+/// Rates (findings/s) of each round: baseline, one transaction each, batches, pipeline.
+#[derive(Default)]
+struct Rounds(Vec<[f64; 4]>);
+
+impl Rounds {
+    fn push(&mut self, n: usize, base: Duration, one: Duration, batch: Duration, piped: Duration) {
+        self.0
+            .push([base, one, batch, piped].map(|d| n as f64 / d.as_secs_f64()));
+    }
+
+    /// Median rates, and the median and range of each ratio to the baseline of its round.
+    fn print(&self, label: &str, n: usize) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0], v[v.len() - 1])
+        };
+        let rate = |i: usize| median(self.0.iter().map(|r| r[i]).collect()).0;
+        let ratio = |i: usize| median(self.0.iter().map(|r| r[i] / r[0]).collect());
+        let (pm, plo, phi) = ratio(3);
+        let (bm, blo, bhi) = ratio(2);
+        let (om, olo, ohi) = ratio(1);
+        println!(
+            "{label} {n} findings, {} alternating rounds, medians: plain INSERT baseline {:.0}/s; pipeline (queue + ingest thread) {:.0}/s, ratio {pm:.2} ({plo:.2}-{phi:.2}); ingest_batch {:.0}/s, ratio {bm:.2} ({blo:.2}-{bhi:.2}); ingest one per transaction {:.0}/s, ratio {om:.2} ({olo:.2}-{ohi:.2})",
+            self.0.len(),
+            rate(0),
+            rate(3),
+            rate(2),
+            rate(1)
+        );
+    }
+}
+
 fn pg_schema(base: &str, name: &str) -> String {
     let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
     c.batch_execute(&format!(
@@ -237,40 +269,40 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     match args.get(1).map(String::as_str) {
         Some("ingest") => {
+            // Rounds alternate baseline and Tripline on the same database, so machine noise
+            // hits both; the report is the median ratio of the rounds and its spread.
+            let rounds: usize = std::env::var("ROUNDS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(5);
             let fs = findings(n);
-            let base = sqlite_baseline(&dir.path().join("plain.db"), &fs);
-            let one = ingest(&dir.path().join("a.db").display().to_string(), &fs, false);
-            let batch = ingest(&dir.path().join("b.db").display().to_string(), &fs, true);
-            let piped = pipeline(&dir.path().join("c.db").display().to_string(), &fs);
-            println!(
-                "sqlite   {n} findings through the pipeline (findings queue, ingest thread): {:.0}/s; ratio pipeline/baseline {:.2}",
-                rate(n, piped),
-                base.as_secs_f64() / piped.as_secs_f64()
-            );
-            println!(
-                "sqlite   {n} findings: ingest {:.0}/s (one transaction each), ingest_batch {:.0}/s; plain INSERT baseline {:.0}/s; ratio batch/baseline {:.2}, single/baseline {:.2}",
-                rate(n, one), rate(n, batch), rate(n, base),
-                base.as_secs_f64() / batch.as_secs_f64(),
-                base.as_secs_f64() / one.as_secs_f64()
-            );
+            let mut sqlite = Rounds::default();
+            for r in 0..rounds {
+                let p = |name: &str| {
+                    dir.path()
+                        .join(format!("{name}{r}.db"))
+                        .display()
+                        .to_string()
+                };
+                let base = sqlite_baseline(&dir.path().join(format!("plain{r}.db")), &fs);
+                let one = ingest(&p("a"), &fs, false);
+                let batch = ingest(&p("b"), &fs, true);
+                let piped = pipeline(&p("c"), &fs);
+                sqlite.push(n, base, one, batch, piped);
+            }
+            sqlite.print("sqlite  ", n);
             if let Some(pg) = args.get(3) {
                 let m = n.min(50_000);
                 let fs = &fs[..m];
-                let base = postgres_baseline(pg, fs);
-                let one = ingest(&pg_schema(pg, "bench_single"), fs, false);
-                let batch = ingest(&pg_schema(pg, "bench_batch"), fs, true);
-                let piped = pipeline(&pg_schema(pg, "bench_pipeline"), fs);
-                println!(
-                    "postgres {m} findings through the pipeline (findings queue, ingest thread): {:.0}/s; ratio pipeline/baseline {:.2}",
-                    rate(m, piped),
-                    base.as_secs_f64() / piped.as_secs_f64()
-                );
-                println!(
-                    "postgres {m} findings: ingest {:.0}/s (one transaction each), ingest_batch {:.0}/s; plain INSERT baseline {:.0}/s; ratio batch/baseline {:.2}, single/baseline {:.2}",
-                    rate(m, one), rate(m, batch), rate(m, base),
-                    base.as_secs_f64() / batch.as_secs_f64(),
-                    base.as_secs_f64() / one.as_secs_f64()
-                );
+                let mut postgres = Rounds::default();
+                for _ in 0..rounds {
+                    let base = postgres_baseline(pg, fs);
+                    let one = ingest(&pg_schema(pg, "bench_single"), fs, false);
+                    let batch = ingest(&pg_schema(pg, "bench_batch"), fs, true);
+                    let piped = pipeline(&pg_schema(pg, "bench_pipeline"), fs);
+                    postgres.push(m, base, one, batch, piped);
+                }
+                postgres.print("postgres", m);
                 let mut c = postgres::Client::connect(pg, postgres::NoTls).unwrap();
                 c.batch_execute(
                     "DROP SCHEMA bench_single CASCADE; DROP SCHEMA bench_batch CASCADE; DROP SCHEMA bench_pipeline CASCADE",

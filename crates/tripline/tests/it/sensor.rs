@@ -1605,3 +1605,57 @@ fn alert_storm_into_postgres_loses_nothing_uncounted() {
         .exec(&format!("DROP SCHEMA {schema} CASCADE"), &[])
         .unwrap();
 }
+
+/// Falco parity on captures (issue 22): `fd.net`, `fd.cnet` and `fd.snet` with `in` and CIDR
+/// lists match connect events read back from a capture the live sensor wrote.
+#[test]
+fn network_fields_match_cidr_lists_on_a_written_capture() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net.scap");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cfg = RunConfig {
+        all_syscalls: true,
+        capture: Some(file.clone()),
+        ..RunConfig::default()
+    };
+    // Another process connects: the agent does not report its own (the test's) syscalls.
+    let (_, stats) = with_agent_cfg(rules(&[]), RuleMatching::First, cfg, || {
+        sh(&format!(
+            "python3 -c \"import socket\nfor _ in range(3): socket.create_connection(('127.0.0.1', {port})).close()\""
+        ));
+    });
+    drop(listener);
+    assert!(stats.capture_error.is_none(), "{:?}", stats.capture_error);
+    let count = |condition: &str| -> u64 {
+        let text = format!(
+            "- rule: r\n  desc: d\n  condition: evt.type=connect and evt.dir=< and fd.sport={port} and {condition}\n  output: '%fd.name'\n  priority: WARNING\n"
+        );
+        let (rules, report) = load(
+            &[RulesFile {
+                name: "net.yaml".into(),
+                content: text,
+            }],
+            &schemas(),
+        );
+        assert!(report.is_ok(), "{condition}: {:?}", report.errors);
+        let mut pipeline = tripline_pipeline::Pipeline::falco(rules, RuleMatching::First, "t");
+        tripline::replay::run_capture(
+            &mut pipeline,
+            &[file.display().to_string()],
+            &tripline::replay::CaptureConfig { all_events: true },
+            &mut |_| {},
+            &mut || {},
+        )
+        .alerts()
+    };
+    assert_eq!(count("fd.net in (127.0.0.0/8, 10.0.0.0/8)"), 3);
+    assert_eq!(count("fd.net = 127.0.0.0/8"), 3);
+    assert_eq!(count("fd.snet in (127.0.0.0/8)"), 3);
+    assert_eq!(count("fd.cnet in (127.0.0.1/32)"), 3);
+    assert_eq!(count("fd.net in (192.168.0.0/16, 172.16.0.0/12)"), 0);
+    assert_eq!(count("not fd.snet in (10.0.0.0/8)"), 3);
+}
