@@ -68,10 +68,6 @@ fn findings(n: usize) -> Vec<NewFinding> {
         .collect()
 }
 
-fn rate(n: usize, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
-
 const BASELINE_DDL: &str = "CREATE TABLE plain (id BIGSERIAL PRIMARY KEY, fingerprint TEXT, kind TEXT, rule TEXT, priority BIGINT, source TEXT, hostname TEXT, entity TEXT, message TEXT, fields TEXT, tags TEXT, first_ns BIGINT, last_ns BIGINT, count BIGINT);
 CREATE INDEX plain_fp ON plain (fingerprint, id); CREATE INDEX plain_last ON plain (last_ns, id);
 CREATE INDEX plain_rule ON plain (rule, last_ns); CREATE INDEX plain_prio ON plain (priority, last_ns)";
