@@ -4,7 +4,8 @@
 # - Ingest: N findings (a third fold into an earlier one) through Store::ingest (one transaction
 #   per finding, as the agent stores alerts) and Store::ingest_batch (1000 per transaction),
 #   against plain prepared INSERTs of the same rows with the same indexes and no dedup.
-#   PostgreSQL too when a URL is given (at most 50000 findings).
+#   PostgreSQL too when a URL is given (at most 50000 findings). Also through the pipeline
+#   (findings queue + ingest thread). ROUNDS (5) alternating rounds; median ratio and range.
 # - API: 1M findings stored; 100 GET /api/v1/findings per filter over HTTP (p50, p99) against
 #   the same page query and capped count on the store directly.
 set -euo pipefail
