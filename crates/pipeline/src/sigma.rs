@@ -11,6 +11,8 @@ use crate::detector::{Audit, Detector, Events, Json, Syscall};
 pub struct SigmaDetector {
     rules: SigmaRuleset,
     hostname: String,
+    /// Log sources already seen, by source name: built once, not per event.
+    streams: Vec<(String, LogSource)>,
 }
 
 impl SigmaDetector {
@@ -19,7 +21,18 @@ impl SigmaDetector {
         SigmaDetector {
             rules,
             hostname: hostname.to_string(),
+            streams: Vec::new(),
         }
+    }
+
+    /// Where the Sigma log source of `source` is in `streams`, built on first use.
+    fn stream(&mut self, source: &str) -> usize {
+        if let Some(i) = self.streams.iter().position(|(n, _)| n == source) {
+            return i;
+        }
+        self.streams
+            .push((source.to_string(), Self::logsource_of(source)));
+        self.streams.len() - 1
     }
 
     /// The ruleset (for summaries: rules loaded, correlation state).
@@ -59,11 +72,14 @@ impl Detector<Json> for SigmaDetector {
     fn evaluate(&mut self, ev: &<Json as Events>::Event<'_>, emit: &mut dyn FnMut(Finding)) {
         use tripline_event::Event as _;
         let source = ev.source();
-        let stream = Self::logsource_of(source);
-        for f in self
-            .rules
-            .findings(&ev.json, &stream, ev.time_ns, source, &self.hostname)
-        {
+        let i = self.stream(source);
+        for f in self.rules.findings(
+            &ev.json,
+            &self.streams[i].1,
+            ev.time_ns,
+            source,
+            &self.hostname,
+        ) {
             emit(f);
         }
     }
@@ -104,11 +120,14 @@ impl Detector<Audit> for SigmaDetector {
     }
 
     fn evaluate(&mut self, ev: &<Audit as Events>::Event<'_>, emit: &mut dyn FnMut(Finding)) {
-        let stream = Self::logsource_of("auditd");
-        for mut f in self
-            .rules
-            .findings(ev.record, &stream, ev.time_ns, "auditd", &self.hostname)
-        {
+        let i = self.stream("auditd");
+        for mut f in self.rules.findings(
+            ev.record,
+            &self.streams[i].1,
+            ev.time_ns,
+            "auditd",
+            &self.hostname,
+        ) {
             f.output_fields.extend(ev.context.iter().cloned());
             emit(f);
         }
