@@ -7,29 +7,31 @@ use std::time::{Duration, Instant};
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// Runs `tripline ARGS` and returns its exit status, wall time and peak RSS (KiB).
-// The child is reaped by wait4 (which also gives its peak RSS), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+///
+/// A small Python parent starts it and reads `RUSAGE_CHILDREN`: a child forked straight from
+/// this (large, multi-threaded) test process would count the test's own pages, which it
+/// shares until exec, in its peak RSS.
 fn measured(args: &[&str]) -> (Option<i32>, Duration, i64, String) {
     let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import resource, subprocess, sys\n\
+             r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\
+             sys.stderr.buffer.write(r.stderr)\n\
+             print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        )
+        .arg(env!("CARGO_BIN_EXE_tripline"))
         .args(args)
         .current_dir(ROOT)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut stderr = child.stderr.unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; status and usage are valid for writes.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, start.elapsed(), usage.ru_maxrss, text)
+    let took = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut fields = stdout.split_whitespace().map(|n| n.parse::<i64>().unwrap());
+    let code = fields.next().map(|c| c as i32);
+    let rss_kib = fields.next().unwrap();
+    (code, took, rss_kib, crate::stderr(&out))
 }
 
 /// A document whose aliases nest ten levels deep, ten wide: 10^10 nodes if expanded.
