@@ -1,7 +1,7 @@
 //! Hostile and careless input (issue 19): nested YAML aliases, a reader that closes stdout
 //! early, usage errors. Each runs the real binary.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
