@@ -127,6 +127,20 @@ pub(crate) enum Format {
     Json,
 }
 
+impl Format {
+    /// One alert as printed: Falco's text line or Falco's JSON alert.
+    pub(crate) fn line(
+        self,
+        f: &tripline_event::Finding,
+        opts: &tripline::format::FormatOptions,
+    ) -> String {
+        match self {
+            Format::Text => tripline::format::text_line(f, opts),
+            Format::Json => tripline::format::json_alert(f, opts).to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Matching {
     First,

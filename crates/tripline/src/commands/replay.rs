@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tripline::format::{json_alert, text_line};
 use tripline::replay::{self, ReplayConfig};
 use tripline::{bundled, rules_files};
 use tripline_pipeline::{Audit, Json, Pipeline, SigmaDetector, Syscall};
@@ -139,10 +138,7 @@ pub(crate) fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut events = 0u64;
     let mut on_alert = |finding: tripline_event::Finding| {
         if write_err.is_none() {
-            let line = match args.format {
-                Format::Text => text_line(&finding, &opts),
-                Format::Json => json_alert(&finding, &opts).to_string(),
-            };
+            let line = args.format.line(&finding, &opts);
             if let Err(e) = writeln!(out, "{line}") {
                 write_err = Some(e);
             }
@@ -245,10 +241,7 @@ pub(crate) fn replay_auditd(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         if write_err.is_some() {
             return;
         }
-        let line = match args.format {
-            Format::Text => text_line(&f, &opts),
-            Format::Json => json_alert(&f, &opts).to_string(),
-        };
+        let line = args.format.line(&f, &opts);
         if let Err(e) = writeln!(out, "{line}") {
             write_err = Some(e);
         }

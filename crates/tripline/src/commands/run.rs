@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tripline::format::{json_alert, text_line, FormatOptions};
+use tripline::format::FormatOptions;
 use tripline::{bundled, rules_files};
 use tripline_pipeline::{Pipeline, SigmaDetector, Syscall};
 
@@ -140,10 +140,7 @@ impl tripline::run::RunObserver for LiveOutput {
     }
 
     fn on_alert(&mut self, finding: tripline_event::Finding) {
-        let line = match self.format {
-            Format::Text => text_line(&finding, &self.opts),
-            Format::Json => json_alert(&finding, &self.opts).to_string(),
-        };
+        let line = self.format.line(&finding, &self.opts);
         let mut out = self.stdout.lock();
         // Alerts are flushed one by one: a live agent must not sit on them.
         let res = writeln!(out, "{line}").and_then(|_| out.flush());
