@@ -55,5 +55,5 @@ pub mod sysmon;
 pub use detector::{Audit, AuditRecord, Detector, Events, Json, Syscall};
 pub use falco::FalcoDetector;
 pub use pipeline::Pipeline;
-pub use queue::{FindingsQueue, Overflow, QueueCounts, QueueReceiver};
+pub use queue::{Batch, Commit, FindingsQueue, Overflow, QueueCounts, QueueReceiver};
 pub use sigma::SigmaDetector;

@@ -8,6 +8,41 @@ use std::time::{Duration, Instant};
 
 use tripline_event::Finding;
 
+/// A mark a live source puts in the queue after the findings of a batch of its records: when
+/// the act stage has stored everything before it, it saves `checkpoint` in the same
+/// transaction and calls `done` (`Err` when the store failed). This is how a webhook answers
+/// 200 only for committed findings and a followed file resumes exactly where it was.
+pub struct Commit {
+    /// `(source, position)` to save with the findings, if the source resumes from one.
+    pub checkpoint: Option<(String, String)>,
+    /// Called once the findings before this mark are stored (or could not be).
+    pub done: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+impl std::fmt::Debug for Commit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Commit")
+            .field("checkpoint", &self.checkpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What travels through the queue.
+#[derive(Debug)]
+enum Item {
+    Finding(Finding),
+    Commit(Commit),
+}
+
+/// Findings taken from the queue together, and the commit marks among them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Findings, in queue order.
+    pub findings: Vec<Finding>,
+    /// Marks to acknowledge once `findings` are stored.
+    pub commits: Vec<Commit>,
+}
+
 /// What a full queue does with one more finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
@@ -66,13 +101,13 @@ impl QueueCounts {
 /// assert_eq!((queue.counts().sent(), queue.counts().held_back()), (2, 1));
 /// assert_eq!(queue.counts().take_held_by_rule()["r"], 1);
 /// let batch = rx.next_batch(10, Duration::from_millis(5)).unwrap();
-/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.findings.len(), 2);
 /// drop(queue);
 /// assert!(rx.next_batch(10, Duration::from_millis(5)).is_none()); // closed and drained
 /// ```
 #[derive(Debug, Clone)]
 pub struct FindingsQueue {
-    tx: SyncSender<Finding>,
+    tx: SyncSender<Item>,
     overflow: Overflow,
     counts: Arc<QueueCounts>,
 }
@@ -96,12 +131,12 @@ impl FindingsQueue {
     /// queued; `false` also when the receiving end is gone.
     pub fn send(&self, f: Finding) -> bool {
         let sent = match self.overflow {
-            Overflow::Block => self.tx.send(f).is_ok(),
-            Overflow::HoldBack => match self.tx.try_send(f) {
+            Overflow::Block => self.tx.send(Item::Finding(f)).is_ok(),
+            Overflow::HoldBack => match self.tx.try_send(Item::Finding(f)) {
                 Ok(()) => true,
-                Err(TrySendError::Full(f)) => {
+                Err(TrySendError::Full(item)) => {
                     self.counts.held_back.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut m) = self.counts.held_by_rule.lock() {
+                    if let (Item::Finding(f), Ok(mut m)) = (item, self.counts.held_by_rule.lock()) {
                         *m.entry(f.rule).or_default() += 1;
                     }
                     false
@@ -115,6 +150,25 @@ impl FindingsQueue {
         sent
     }
 
+    /// Puts a commit mark behind the findings sent so far, waiting for room whatever the
+    /// overflow policy (a mark is never held back). When the act stage is gone, `done` is
+    /// called with an error at once.
+    pub fn commit(&self, c: Commit) {
+        if let Err(mpsc::SendError(Item::Commit(c))) = self.tx.send(Item::Commit(c)) {
+            (c.done)(Err("the findings queue is closed".into()));
+        }
+    }
+
+    /// The same queue with another overflow policy: live sources that acknowledge their
+    /// senders wait for room ([`Overflow::Block`]), which pushes back on the sender, while
+    /// the sensor's drain holds findings back.
+    pub fn with_overflow(&self, overflow: Overflow) -> FindingsQueue {
+        FindingsQueue {
+            overflow,
+            ..self.clone()
+        }
+    }
+
     /// The queue's counters.
     pub fn counts(&self) -> &QueueCounts {
         &self.counts
@@ -124,35 +178,49 @@ impl FindingsQueue {
 /// The receiving end, held by the act thread.
 #[derive(Debug)]
 pub struct QueueReceiver {
-    rx: Receiver<Finding>,
+    rx: Receiver<Item>,
     counts: Arc<QueueCounts>,
 }
 
 impl QueueReceiver {
     /// Waits for the next findings: returns as soon as `max` are there, or `linger` after the
     /// first one arrived, so a burst becomes one batch (one transaction) and a lone finding is
-    /// not held longer than `linger`. `None` once every sender is gone and the queue is empty.
-    pub fn next_batch(&self, max: usize, linger: Duration) -> Option<Vec<Finding>> {
-        let first = self.rx.recv().ok()?;
-        let mut batch = vec![first];
+    /// not held longer than `linger`. A commit mark ends the batch at once (its sender is
+    /// waiting). `None` once every sender is gone and the queue is empty.
+    pub fn next_batch(&self, max: usize, linger: Duration) -> Option<Batch> {
+        let mut batch = Batch::default();
+        let add = |batch: &mut Batch, item| match item {
+            Item::Finding(f) => {
+                batch.findings.push(f);
+                true
+            }
+            Item::Commit(c) => {
+                batch.commits.push(c);
+                false
+            }
+        };
+        if !add(&mut batch, self.rx.recv().ok()?) {
+            return Some(batch);
+        }
         let deadline = Instant::now() + linger;
-        while batch.len() < max {
+        while batch.findings.len() < max {
             // Take what is already there without waiting.
-            match self.rx.try_recv() {
-                Ok(f) => {
-                    batch.push(f);
-                    continue;
-                }
+            let item = match self.rx.try_recv() {
+                Ok(item) => item,
                 Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+                Err(mpsc::TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match self.rx.recv_timeout(left) {
+                        Ok(item) => item,
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            };
+            if !add(&mut batch, item) {
                 break;
-            }
-            match self.rx.recv_timeout(left) {
-                Ok(f) => batch.push(f),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
         Some(batch)

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tripline_store::{Store, StoreError};
 
-pub use stats::LiveStats;
+pub use stats::{LiveStats, SourceStats};
 
 /// What every handler shares.
 #[derive(Clone)]

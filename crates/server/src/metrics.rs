@@ -57,6 +57,58 @@ pub async fn metrics(_c: Caller, State(st): State<AppState>) -> Response {
         "Rules loaded and enabled.",
     );
     let _ = writeln!(out, "tripline_rules_loaded {}", stats.rules);
+    // Source labels are the configured `--source` arguments: bounded like output names.
+    let per_source: [SourceMetric; 6] = [
+        (
+            "tripline_source_events_total",
+            "counter",
+            "Records a live source delivered and the engines evaluated.",
+            |s| s.events as f64,
+        ),
+        (
+            "tripline_source_rejected_total",
+            "counter",
+            "Records a live source refused as malformed.",
+            |s| s.rejected as f64,
+        ),
+        (
+            "tripline_source_refused_total",
+            "counter",
+            "Webhook requests refused with 429 because the pipeline queue was full.",
+            |s| s.refused_full as f64,
+        ),
+        (
+            "tripline_source_unauthorized_total",
+            "counter",
+            "Webhook requests refused with 401.",
+            |s| s.unauthorized as f64,
+        ),
+        (
+            "tripline_source_errors_total",
+            "counter",
+            "Read, decode or store errors of a live source.",
+            |s| s.errors as f64,
+        ),
+        (
+            "tripline_source_lag_seconds",
+            "gauge",
+            "Age of a live source's last batch when its findings were committed.",
+            |s| s.lag_seconds,
+        ),
+    ];
+    if !stats.sources.is_empty() {
+        for (name, kind, help, value) in per_source {
+            metric(&mut out, name, kind, help);
+            for s in &stats.sources {
+                let _ = writeln!(
+                    out,
+                    "{name}{{source=\"{}\"}} {}",
+                    label(&s.source),
+                    value(s)
+                );
+            }
+        }
+    }
     metric(
         &mut out,
         "tripline_findings_total",
@@ -123,4 +175,19 @@ pub async fn metrics(_c: Caller, State(st): State<AppState>) -> Response {
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A per-source metric: name, type, help, and its value for one source.
+type SourceMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::SourceStats) -> f64,
+);
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -107,6 +107,11 @@ impl Assembler {
         done
     }
 
+    /// Whether no record is held (every record pushed so far left in an event).
+    pub fn is_empty(&self) -> bool {
+        self.current.is_empty()
+    }
+
     /// The last event, if any.
     pub fn finish(&mut self) -> Option<Vec<Map<String, Value>>> {
         self.take()

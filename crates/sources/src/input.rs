@@ -212,8 +212,9 @@ impl Reader {
         on_event(ev);
     }
 
-    /// Turns one parsed JSON value into events (or skips).
-    fn dispatch(
+    /// Turns one parsed JSON value into events (or skips): one line of a followed file, one
+    /// webhook body. `file` and `line` only name the place in skips.
+    pub fn dispatch(
         &mut self,
         value: Json,
         file: &str,

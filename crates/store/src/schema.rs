@@ -81,10 +81,20 @@ CREATE TABLE actions (
 CREATE INDEX actions_status ON actions (status, id);
 ",
     },
+    Migration {
+        version: 3,
+        sql: "
+CREATE TABLE checkpoints (
+    source TEXT PRIMARY KEY,
+    position TEXT NOT NULL,
+    updated_ns BIGINT NOT NULL
+);
+",
+    },
 ];
 
 /// The newest schema version this build writes.
-pub const CURRENT: i64 = 2;
+pub const CURRENT: i64 = 3;
 
 fn ddl(db: &dyn Db, sql: &str) -> String {
     let id = match db.dialect() {

@@ -174,6 +174,23 @@ impl Store {
     /// batch could fold into are looked up with one query per [`PREFETCH`] fingerprints
     /// instead of one per finding.
     pub fn ingest_batch(&mut self, fs: &[NewFinding]) -> Result<Vec<Ingest>, StoreError> {
+        self.ingest_batch_at(fs, &[])
+    }
+
+    /// Like [`Store::ingest_batch`], and saves where live sources are (`(source, position)`)
+    /// in the same transaction: after a crash, a source resumes exactly after the last
+    /// records whose findings were stored, so none is stored twice or lost.
+    ///
+    /// ```
+    /// let mut store = tripline_store::Store::open(":memory:").unwrap();
+    /// store.ingest_batch_at(&[], &[("k8s-audit=file:///a.log".into(), "120".into())]).unwrap();
+    /// assert_eq!(store.checkpoint("k8s-audit=file:///a.log").unwrap().as_deref(), Some("120"));
+    /// ```
+    pub fn ingest_batch_at(
+        &mut self,
+        fs: &[NewFinding],
+        checkpoints: &[(String, String)],
+    ) -> Result<Vec<Ingest>, StoreError> {
         self.db.begin()?;
         let result = (|| {
             let fingerprints: Vec<String> = fs.iter().map(NewFinding::fingerprint).collect();
@@ -187,6 +204,17 @@ impl Store {
             let mut out = Vec::with_capacity(fs.len());
             for (f, fp) in fs.iter().zip(fingerprints) {
                 out.push(self.ingest_one(f, fp, known.as_ref())?);
+            }
+            for (source, position) in checkpoints {
+                self.db.exec(
+                    "INSERT INTO checkpoints (source, position, updated_ns) VALUES ($1, $2, $3)
+                     ON CONFLICT (source) DO UPDATE SET position = $2, updated_ns = $3",
+                    &[
+                        source.as_str().into(),
+                        position.as_str().into(),
+                        crate::now_ns().into(),
+                    ],
+                )?;
             }
             Ok(out)
         })();
@@ -355,6 +383,15 @@ impl Store {
             self.recent.clear();
         }
         self.recent.insert(fp, (id, last));
+    }
+
+    /// Where a live source stopped: the position saved with its last stored findings.
+    pub fn checkpoint(&mut self, source: &str) -> Result<Option<String>, StoreError> {
+        let rows = self.db.query(
+            "SELECT position FROM checkpoints WHERE source = $1",
+            &[source.into()],
+        )?;
+        Ok(rows.into_iter().next().and_then(|r| r[0].opt_text()))
     }
 
     /// Counts `n` findings of `rule` as held back without being stored (a full findings queue),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
-use tripline_pipeline::{FindingsQueue, Overflow, QueueReceiver};
+use tripline_pipeline::{Batch, Commit, FindingsQueue, Overflow, QueueReceiver};
 use tripline_respond::config::OutputConfig;
 use tripline_server::{AppState, LiveStats, Running};
 use tripline_store::auth::Role;
@@ -329,6 +329,26 @@ impl Act {
         }
     }
 
+    /// A handle live sources use from their own threads: their findings wait for room in the
+    /// queue (pushing back on the sender) instead of being held back.
+    pub fn sink(&self) -> ActSink {
+        ActSink {
+            queue: self
+                .queue
+                .as_ref()
+                .map(|q| q.with_overflow(Overflow::Block)),
+        }
+    }
+
+    /// Where a live source stopped, as saved with its findings; `None` without a store or
+    /// before its first commit.
+    pub fn checkpoint(&mut self, source: &str) -> anyhow::Result<Option<String>> {
+        match self.store.as_mut() {
+            Some(s) => Ok(s.checkpoint(source)?),
+            None => Ok(None),
+        }
+    }
+
     /// Applies retention (a finding still queued for an output is kept).
     fn retain(&mut self) {
         self.last_retain = std::time::Instant::now();
@@ -438,6 +458,30 @@ impl Act {
     }
 }
 
+/// The act stage as seen by a live source's thread (see [`Act::sink`]).
+#[derive(Debug, Clone)]
+pub struct ActSink {
+    queue: Option<FindingsQueue>,
+}
+
+impl ActSink {
+    /// Hands a finding on, waiting for room in the queue.
+    pub fn alert(&self, f: tripline_event::Finding) {
+        if let Some(q) = &self.queue {
+            q.send(f);
+        }
+    }
+
+    /// Acknowledges the findings handed on so far once they are stored (at once without a
+    /// store: they were printed, which is all a store-less run keeps).
+    pub fn commit(&self, c: Commit) {
+        match &self.queue {
+            Some(q) => q.commit(c),
+            None => (c.done)(Ok(())),
+        }
+    }
+}
+
 /// Requests the actions bound to a newly stored finding.
 fn request_actions(store: &mut Store, actions: &[ActionBinding], id: i64, f: &NewFinding) {
     for a in actions.iter().filter(|a| a.applies(f)) {
@@ -460,8 +504,8 @@ fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -
             }
         }
     };
-    while let Some(batch) = rx.next_batch(BATCH_MAX, BATCH_LINGER) {
-        let batch: Vec<NewFinding> = batch
+    while let Some(Batch { findings, commits }) = rx.next_batch(BATCH_MAX, BATCH_LINGER) {
+        let batch: Vec<NewFinding> = findings
             .iter()
             .map(|f| {
                 let mut n = NewFinding::from_alert(f);
@@ -471,7 +515,11 @@ fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -
                 n
             })
             .collect();
-        match store.ingest_batch(&batch) {
+        let checkpoints: Vec<(String, String)> = commits
+            .iter()
+            .filter_map(|c| c.checkpoint.clone())
+            .collect();
+        let outcome = match store.ingest_batch_at(&batch, &checkpoints) {
             Ok(results) => {
                 for (r, f) in results.into_iter().zip(&batch) {
                     if let Ingest::New(id) = r {
@@ -479,6 +527,7 @@ fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -
                     }
                     totals.add(&Ok(r));
                 }
+                Ok(())
             }
             Err(e) => {
                 // The alerts were printed already; say so once per burst, never panic.
@@ -491,7 +540,11 @@ fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -
                         totals.errors
                     );
                 }
+                Err(e.to_string())
             }
+        };
+        for c in commits {
+            (c.done)(outcome.clone());
         }
         record_held_back(&mut store, &mut totals);
     }

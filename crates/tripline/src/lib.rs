@@ -10,6 +10,7 @@ pub mod drift;
 pub mod format;
 pub mod gate;
 pub mod identity;
+pub mod live;
 pub mod policy;
 pub mod replay;
 pub mod rules_files;

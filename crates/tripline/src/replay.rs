@@ -285,11 +285,11 @@ pub fn run_auditd(
                 continue;
             };
             if let Some(event) = assembler.push(record) {
-                audit_event(pipeline, event, &mut stats, on_alert);
+                stats.events += audit_event(pipeline, event, on_alert);
             }
         }
         if let Some(event) = assembler.finish() {
-            audit_event(pipeline, event, &mut stats, on_alert);
+            stats.events += audit_event(pipeline, event, on_alert);
         }
     }
     pipeline.finish(on_alert);
@@ -298,13 +298,13 @@ pub fn run_auditd(
 }
 
 /// Evaluates each record of one audit event (Sigma's unit is the record) with the event's
-/// context: its serial, its record types, and who ran what (from SYSCALL).
-fn audit_event(
+/// context: its serial, its record types, and who ran what (from SYSCALL). Returns the
+/// records evaluated.
+pub(crate) fn audit_event(
     pipeline: &mut Pipeline<Audit>,
     event: Vec<serde_json::Map<String, serde_json::Value>>,
-    stats: &mut ReplayStats,
     on_alert: &mut dyn FnMut(Finding),
-) {
+) -> u64 {
     use serde_json::Value;
     let types: Vec<&str> = event
         .iter()
@@ -324,8 +324,8 @@ fn audit_event(
             .iter()
             .filter_map(|k| Some((format!("audit.{k}"), syscall?.get(*k)?.clone()))),
     );
+    let records = event.len() as u64;
     for record in event {
-        stats.events += 1;
         let time_ns = tripline_sources::auditd::time_ns(&record).unwrap_or(0);
         let record = Value::Object(record);
         pipeline.process(
@@ -337,4 +337,5 @@ fn audit_event(
             on_alert,
         );
     }
+    records
 }

@@ -50,7 +50,7 @@ pub(crate) enum Command {
     /// Watch this machine with the eBPF sensor and run syscall rules live (needs root).
     ///
     /// Example: sudo tripline run --rules my_rules.yaml --format json
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate or list rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -99,7 +99,7 @@ pub(crate) enum Command {
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => replay::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Contract(cmd) => contract::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),

@@ -94,6 +94,39 @@ pub(crate) struct RunArgs {
     pub(crate) anomaly_threshold: f64,
     #[command(flatten)]
     pub(crate) act: ActArgs,
+    /// A live control-plane source, KIND=WHERE (repeatable): `k8s-audit=webhook` (the API
+    /// server posts audit events to --webhook-listen at /k8s-audit), or a followed file:
+    /// `auditd=file:///var/log/audit/audit.log`, `k8s-audit=file:///var/log/kube-audit.log`
+    /// (also cloudtrail, okta, github, gcp-audit as JSON lines).
+    #[arg(long = "source", value_name = "KIND=WHERE")]
+    pub(crate) sources: Vec<tripline_live::Spec>,
+    /// Run only the --source inputs: no eBPF sensor, no root needed.
+    #[arg(long)]
+    pub(crate) no_sensor: bool,
+    /// Where the webhook sources listen (Falco's k8saudit default).
+    #[arg(long, default_value = "0.0.0.0:9765", value_name = "ADDRESS:PORT")]
+    pub(crate) webhook_listen: std::net::SocketAddr,
+    /// The webhook's TLS certificate chain (PEM). TLS is required unless the webhook listens
+    /// on a loopback address.
+    #[arg(long, value_name = "PEM", requires = "webhook_tls_key")]
+    pub(crate) webhook_tls_cert: Option<PathBuf>,
+    /// The webhook's TLS private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "webhook_tls_cert")]
+    pub(crate) webhook_tls_key: Option<PathBuf>,
+    /// Require webhook clients to present a certificate signed by this CA (PEM): the API
+    /// server's webhook kubeconfig `client-certificate`.
+    #[arg(long, value_name = "PEM", requires = "webhook_tls_cert")]
+    pub(crate) webhook_client_ca: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on webhook requests; the file holds the token
+    /// (the webhook kubeconfig's `token`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) webhook_token_file: Option<PathBuf>,
+    /// Largest webhook request body in bytes; larger ones are refused with 413.
+    #[arg(long, default_value_t = 32 << 20, value_name = "BYTES")]
+    pub(crate) webhook_max_bytes: usize,
+    /// Batches each live source queues before the webhook answers 429 (followed files wait).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(crate) source_queue: u32,
     /// Where the web UI and API listen.
     #[arg(long, default_value = "127.0.0.1:8765")]
     pub(crate) listen: String,
@@ -102,19 +135,95 @@ pub(crate) struct RunArgs {
     pub(crate) no_ui: bool,
 }
 
+/// Prints alerts (from the sensor and every live source's worker) to stdout and --output.
+pub(crate) struct AlertOut {
+    format: Format,
+    opts: FormatOptions,
+    file: std::sync::Mutex<(Option<io::BufWriter<std::fs::File>>, Option<io::Error>)>,
+}
+
+impl AlertOut {
+    pub(crate) fn print(&self, finding: &tripline_event::Finding) {
+        let line = self.format.line(finding, &self.opts);
+        let Ok(mut guard) = self.file.lock() else {
+            return;
+        };
+        let (file, error) = &mut *guard;
+        let mut out = io::stdout().lock();
+        // Alerts are flushed one by one: a live agent must not sit on them.
+        if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+            error.get_or_insert(e);
+        }
+        if let Some(f) = file {
+            if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
+                error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn take_error(&self) -> Option<io::Error> {
+        self.file.lock().ok().and_then(|mut g| g.1.take())
+    }
+}
+
 /// Prints alerts and statistics of a live run.
 pub(crate) struct LiveOutput {
-    pub(crate) format: Format,
-    pub(crate) opts: FormatOptions,
-    pub(crate) stdout: io::Stdout,
-    pub(crate) file: Option<io::BufWriter<std::fs::File>>,
-    pub(crate) error: Option<io::Error>,
+    pub(crate) alerts: std::sync::Arc<AlertOut>,
     pub(crate) rules_active: usize,
     pub(crate) act: tripline::act::Act,
     pub(crate) live: std::sync::Arc<std::sync::Mutex<tripline_server::LiveStats>>,
     pub(crate) print_stats: bool,
     /// Learning workload baselines (`--anomaly-learn`): watches every event.
     pub(crate) learning: Option<tripline::anomaly::Workloads>,
+    /// The live control-plane sources.
+    pub(crate) sources: Option<tripline::live::Live>,
+}
+
+impl LiveOutput {
+    /// Copies the live sources' counters to the UI and prints them when asked.
+    fn source_stats(&self) {
+        let Some(sources) = &self.sources else {
+            return;
+        };
+        let status = sources.status();
+        if let Ok(mut l) = self.live.lock() {
+            l.sources = status.iter().map(source_row).collect();
+        }
+        if self.print_stats {
+            for s in &status {
+                eprintln!(
+                    "tripline: source {}: {} events, {} batches, {} rejected, {} refused (queue full), {} unauthorized, {} errors, lag {:.1}s{}",
+                    s.source,
+                    s.events,
+                    s.batches,
+                    s.rejected,
+                    s.refused_full,
+                    s.unauthorized,
+                    s.errors,
+                    s.lag_seconds,
+                    s.checkpoint
+                        .as_deref()
+                        .map(|c| format!(", at {c}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+fn source_row(s: &tripline_live::SourceStatus) -> tripline_server::SourceStats {
+    tripline_server::SourceStats {
+        source: s.source.clone(),
+        events: s.events,
+        batches: s.batches,
+        rejected: s.rejected,
+        refused_full: s.refused_full,
+        unauthorized: s.unauthorized,
+        errors: s.errors,
+        lag_seconds: s.lag_seconds,
+        checkpoint: s.checkpoint.clone(),
+        last_error: s.last_error.clone(),
+    }
 }
 
 impl tripline::run::RunObserver for LiveOutput {
@@ -140,18 +249,7 @@ impl tripline::run::RunObserver for LiveOutput {
     }
 
     fn on_alert(&mut self, finding: tripline_event::Finding) {
-        let line = self.format.line(&finding, &self.opts);
-        let mut out = self.stdout.lock();
-        // Alerts are flushed one by one: a live agent must not sit on them.
-        let res = writeln!(out, "{line}").and_then(|_| out.flush());
-        if let Err(e) = res {
-            self.error.get_or_insert(e);
-        }
-        if let Some(f) = &mut self.file {
-            if let Err(e) = writeln!(f, "{line}").and_then(|_| f.flush()) {
-                self.error.get_or_insert(e);
-            }
-        }
+        self.alerts.print(&finding);
         self.act.alert(finding);
     }
 
@@ -168,6 +266,7 @@ impl tripline::run::RunObserver for LiveOutput {
             l.drops = stats.kernel.dropped() + stats.decode_errors;
             l.alerts = stats.alerts();
         }
+        self.source_stats();
         if !self.print_stats {
             return;
         }
@@ -193,17 +292,30 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.ring_mib
         ));
     }
-    let mut files = if args.no_default_rules {
-        Vec::new()
-    } else {
-        bundled::for_source("syscall")
-    };
+    if args.no_sensor && args.sources.is_empty() {
+        return usage(
+            "--no-sensor needs at least one --source, e.g. --source k8s-audit=webhook".into(),
+        );
+    }
+    let sensor = !args.no_sensor;
+    let mut files = Vec::new();
+    if !args.no_default_rules {
+        if sensor {
+            files.extend(bundled::for_source("syscall"));
+        }
+        let mut kinds: Vec<&str> = args.sources.iter().map(|s| s.kind.rules_source()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for k in kinds {
+            files.extend(bundled::for_source(k));
+        }
+    }
     files.extend(rules_files::read(&args.rules)?);
     let mut rules = match args.select.load(&files) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    if !args.append_output.is_empty() {
+    if sensor && !args.append_output.is_empty() {
         let table = &tripline_sources::syscall::schema().fields;
         if let Err(e) = rules.append_output("syscall", &args.append_output, table) {
             return usage(format!("--append-output: {e}"));
@@ -217,6 +329,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .open(p)
                 .with_context(|| format!("opening --output {}", p.display()))?,
         )),
+        None => None,
+    };
+    let webhook_token = match &args.webhook_token_file {
+        Some(p) => {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --webhook-token-file {}", p.display()))?;
+            let t = t.trim().to_string();
+            if t.is_empty() {
+                return usage(format!(
+                    "--webhook-token-file {}: the file is empty",
+                    p.display()
+                ));
+            }
+            Some(t)
+        }
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -242,19 +369,100 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         capture: args.capture.clone(),
         host_root: args.host_root.clone(),
     };
-    let mut act_cfg = args.act.config(true, "sensor")?;
+    let mut act_cfg = args
+        .act
+        .config(true, if sensor { "sensor" } else { "live" })?;
     act_cfg.listen = (!args.no_ui && act_cfg.store.is_some()).then(|| args.listen.clone());
     act_cfg.execute_actions = true;
-    let act = tripline::act::Act::start(&act_cfg)?;
+    let mut act = tripline::act::Act::start(&act_cfg)?;
+    let alerts = Arc::new(AlertOut {
+        format: args.format,
+        opts: args.select.format_options(),
+        file: std::sync::Mutex::new((file, None)),
+    });
+    let hostname = args.select.hostname();
+    let rules = Arc::new(rules);
+    // Each pipeline gets its own Sigma ruleset: correlation state is per pipeline.
+    let mut sigma = if args.sigma.is_empty() {
+        None
+    } else {
+        match load_sigma(&args.sigma, &args.sigma_pipeline, false)? {
+            Ok(set) => Some(set),
+            Err(code) => return Ok(code),
+        }
+    };
+    let mut sigma_set = || -> anyhow::Result<Option<tripline_sigma::SigmaRuleset>> {
+        if let Some(first) = sigma.take() {
+            return Ok(Some(first));
+        }
+        if args.sigma.is_empty() {
+            return Ok(None);
+        }
+        Ok(load_sigma(&args.sigma, &args.sigma_pipeline, false)?.ok())
+    };
+    let sources = if args.sources.is_empty() {
+        None
+    } else {
+        let live_cfg = tripline::live::LiveConfig {
+            specs: args.sources.clone(),
+            webhook: tripline_live::webhook::WebhookConfig {
+                listen: args.webhook_listen,
+                tls: args
+                    .webhook_tls_cert
+                    .as_ref()
+                    .map(|cert| tripline_live::webhook::TlsFiles {
+                        cert: cert.clone(),
+                        key: args.webhook_tls_key.clone().unwrap_or_default(),
+                        client_ca: args.webhook_client_ca.clone(),
+                    }),
+                bearer_token: webhook_token,
+                max_body_bytes: args.webhook_max_bytes,
+                commit_timeout: std::time::Duration::from_secs(30),
+            },
+            follow: tripline_live::follow::FollowConfig::default(),
+            queue_batches: args.source_queue as usize,
+        };
+        let print: tripline::live::Printer = {
+            let alerts = alerts.clone();
+            Arc::new(move |f| alerts.print(f))
+        };
+        let matching = args.select.matching();
+        let mut make =
+            |kind: tripline_live::Kind| -> anyhow::Result<tripline::live::SourcePipeline> {
+                use tripline::live::SourcePipeline;
+                use tripline_pipeline::{Audit, Json};
+                Ok(match kind {
+                    tripline_live::Kind::Json(_) => {
+                        let mut p: Pipeline<Json> =
+                            Pipeline::falco(rules.clone(), matching, &hostname);
+                        if let Some(set) = sigma_set()? {
+                            p.push(Box::new(SigmaDetector::new(set, &hostname)));
+                        }
+                        SourcePipeline::Json(p)
+                    }
+                    tripline_live::Kind::Auditd => {
+                        let mut p: Pipeline<Audit> = Pipeline::new(Vec::new());
+                        if let Some(set) = sigma_set()? {
+                            p.push(Box::new(SigmaDetector::new(set, &hostname)));
+                        }
+                        SourcePipeline::Audit(p)
+                    }
+                })
+            };
+        match tripline::live::Live::start(&live_cfg, &mut act, print, &mut make) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("tripline: {e:#}");
+                act.finish();
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
     let mut out = LiveOutput {
         live: act.stats(),
         act,
         print_stats: args.stats_interval > 0,
-        format: args.format,
-        opts: args.select.format_options(),
-        stdout: io::stdout(),
-        file,
-        error: None,
+        alerts,
         rules_active: rules.active_count(),
         learning: match (&args.anomaly, &args.anomaly_learn) {
             (None, Some(path)) => Some(tripline::anomaly::Workloads::Learn(
@@ -263,30 +471,94 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             )),
             _ => None,
         },
+        sources,
     };
-    let hostname = args.select.hostname();
-    let syscalls = tripline::run::needed_syscalls(&rules, false);
-    let mut pipeline: Pipeline<Syscall> = Pipeline::falco(rules, args.select.matching(), &hostname);
-    if !args.sigma.is_empty() {
-        match load_sigma(&args.sigma, &args.sigma_pipeline, false)? {
-            Ok(set) => pipeline.push(Box::new(SigmaDetector::new(set, &hostname))),
-            Err(code) => return Ok(code),
+    let stats = if sensor {
+        let syscalls = tripline::run::needed_syscalls(&rules, false);
+        let mut pipeline: Pipeline<Syscall> =
+            Pipeline::falco(rules.clone(), args.select.matching(), &hostname);
+        if let Some(set) = sigma_set()? {
+            pipeline.push(Box::new(SigmaDetector::new(set, &hostname)));
+        }
+        if let Some(b) = &args.anomaly {
+            pipeline.push(Box::new(tripline::anomaly::Workloads::score(
+                b,
+                args.anomaly_threshold,
+                &hostname,
+            )?));
+        }
+        match tripline::run::run(&mut pipeline, syscalls, &cfg, &stop, &mut out) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("tripline: {e}");
+                if let Some(l) = out.sources.take() {
+                    l.stop();
+                }
+                return Ok(ExitCode::from(1));
+            }
+        }
+    } else {
+        wait_for_stop(&cfg, &stop, &mut out);
+        None
+    };
+    if let Some(stats) = &stats {
+        print_sensor_summary(stats, &cfg);
+    }
+    if let Some(l) = out.sources.take() {
+        let last = l.status();
+        for (id, summary) in l.stop() {
+            let status = last.iter().find(|s| s.source == id);
+            eprintln!(
+                "Source {id}: {} events, {} alerts, {} rejected, {} refused (queue full), {} unauthorized, {} errors{}",
+                summary.events,
+                summary.alerts_by_rule.values().sum::<u64>(),
+                status.map_or(0, |s| s.rejected),
+                status.map_or(0, |s| s.refused_full),
+                status.map_or(0, |s| s.unauthorized),
+                status.map_or(0, |s| s.errors),
+                status
+                    .and_then(|s| s.last_error.as_deref())
+                    .map(|e| format!(" (last: {e})"))
+                    .unwrap_or_default()
+            );
+            for (rule, n) in &summary.alerts_by_rule {
+                eprintln!("  {rule}: {n}");
+            }
         }
     }
-    if let Some(b) = &args.anomaly {
-        pipeline.push(Box::new(tripline::anomaly::Workloads::score(
-            b,
-            args.anomaly_threshold,
-            &hostname,
-        )?));
+    out.act.finish();
+    if let Some(w) = out.learning.take() {
+        w.finish()?;
     }
-    let stats = match tripline::run::run(&mut pipeline, syscalls, &cfg, &stop, &mut out) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tripline: {e}");
-            return Ok(ExitCode::from(1));
+    if let Some(e) = out.alerts.take_error() {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e.into());
         }
-    };
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Without the sensor: refreshes the UI's counters (and prints them) until stopped.
+fn wait_for_stop(
+    cfg: &tripline::run::RunConfig,
+    stop: &std::sync::atomic::AtomicBool,
+    out: &mut LiveOutput,
+) {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let every = cfg.stats_interval.unwrap_or(Duration::from_secs(1));
+    while !stop.load(Ordering::Relaxed) && cfg.duration.is_none_or(|d| started.elapsed() < d) {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() >= every {
+            last = Instant::now();
+            out.source_stats();
+        }
+    }
+}
+
+fn print_sensor_summary(stats: &tripline::run::RunStats, cfg: &tripline::run::RunConfig) {
     if let Some(path) = &cfg.capture {
         eprintln!(
             "Capture: {} events written to {} ({} of kinds without a capture layout skipped)",
@@ -331,14 +603,4 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for (rule, n) in &stats.alerts_by_rule {
         eprintln!("  {rule}: {n}");
     }
-    out.act.finish();
-    if let Some(w) = out.learning.take() {
-        w.finish()?;
-    }
-    if let Some(e) = out.error {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            return Err(e.into());
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

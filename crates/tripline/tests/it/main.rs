@@ -7,6 +7,7 @@ mod cli;
 mod drift;
 mod expectations;
 mod identity;
+mod live;
 mod okta;
 mod parity;
 mod robustness;

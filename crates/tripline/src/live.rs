@@ -1,0 +1,252 @@
+//! Live sources inside the agent (`tripline run --source KIND=WHERE`): each source's batches
+//! go through that source's pipeline on a worker thread of their own, and its findings are
+//! committed together with the source's position before the sender is acknowledged.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use tripline_event::Finding;
+use tripline_live::follow::{FollowConfig, Position};
+use tripline_live::webhook::{self, Routes, WebhookConfig};
+use tripline_live::{At, Counters, Delivery, Kind, Outlet, Records, SourceStatus, Spec};
+use tripline_pipeline::{Audit, Commit, Json, Pipeline};
+
+use crate::act::{Act, ActSink};
+
+/// The detectors of one live source.
+pub enum SourcePipeline {
+    /// JSON log records.
+    Json(Pipeline<Json>),
+    /// Linux audit records.
+    Audit(Pipeline<Audit>),
+}
+
+/// How the live sources run.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// The `--source` arguments.
+    pub specs: Vec<Spec>,
+    /// The webhook listener (used when a source is `webhook`).
+    pub webhook: WebhookConfig,
+    /// How files are followed.
+    pub follow: FollowConfig,
+    /// Batches each source's queue holds before a webhook answers 429 (pull sources wait).
+    pub queue_batches: usize,
+}
+
+/// What one source's worker evaluated.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSummary {
+    /// Records evaluated.
+    pub events: u64,
+    /// Findings per rule.
+    pub alerts_by_rule: BTreeMap<String, u64>,
+}
+
+/// Prints one finding (shared by the sensor path and every source's worker).
+pub type Printer = Arc<dyn Fn(&Finding) + Send + Sync>;
+
+/// The running live sources.
+pub struct Live {
+    stop: Arc<AtomicBool>,
+    followers: Vec<JoinHandle<()>>,
+    webhook: Option<webhook::Running>,
+    workers: Vec<(String, JoinHandle<SourceSummary>)>,
+    counters: Vec<(String, Arc<Counters>)>,
+}
+
+impl Live {
+    /// Starts every source of `cfg`: followed files resume at the position the store holds
+    /// for them; `pipeline` builds the detectors for a source's kind.
+    pub fn start(
+        cfg: &LiveConfig,
+        act: &mut Act,
+        print: Printer,
+        pipeline: &mut dyn FnMut(Kind) -> anyhow::Result<SourcePipeline>,
+    ) -> anyhow::Result<Live> {
+        let mut live = Live {
+            stop: Arc::new(AtomicBool::new(false)),
+            followers: Vec::new(),
+            webhook: None,
+            workers: Vec::new(),
+            counters: Vec::new(),
+        };
+        let mut routes = Routes::default();
+        for spec in &cfg.specs {
+            let (outlet, rx) = Outlet::bounded(cfg.queue_batches);
+            live.counters
+                .push((spec.id.clone(), outlet.counters.clone()));
+            match &spec.at {
+                At::Webhook => {
+                    if routes.k8s_audit.is_some() {
+                        anyhow::bail!("--source {}: given twice", spec.id);
+                    }
+                    routes.k8s_audit = Some(outlet.clone());
+                }
+                At::File(path) => {
+                    let start = match act.checkpoint(&spec.id)? {
+                        Some(text) => Some(
+                            text.parse::<Position>()
+                                .map_err(|e| anyhow::anyhow!("--source {}: {e}", spec.id))?,
+                        ),
+                        None => None,
+                    };
+                    live.followers.push(
+                        tripline_live::follow::spawn(
+                            path.clone(),
+                            spec.kind,
+                            start,
+                            cfg.follow,
+                            outlet.clone(),
+                            live.stop.clone(),
+                        )
+                        .with_context(|| format!("--source {}", spec.id))?,
+                    );
+                }
+            }
+            let worker = Worker {
+                id: spec.id.clone(),
+                pipeline: pipeline(spec.kind)?,
+                sink: act.sink(),
+                print: print.clone(),
+                counters: outlet.counters.clone(),
+            };
+            drop(outlet);
+            live.workers.push((
+                spec.id.clone(),
+                std::thread::Builder::new()
+                    .name("tripline-source".into())
+                    .spawn(move || worker.run(rx))?,
+            ));
+        }
+        if routes.k8s_audit.is_some() {
+            let running = webhook::start(&cfg.webhook, routes)?;
+            eprintln!(
+                "tripline: Kubernetes audit webhook at {}://{}{}",
+                if cfg.webhook.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                running.addr,
+                webhook::K8S_AUDIT_PATH
+            );
+            live.webhook = Some(running);
+        }
+        Ok(live)
+    }
+
+    /// The address the webhook listens on, if one runs.
+    pub fn webhook_addr(&self) -> Option<std::net::SocketAddr> {
+        self.webhook.as_ref().map(|w| w.addr)
+    }
+
+    /// Each source's counters so far.
+    pub fn status(&self) -> Vec<SourceStatus> {
+        self.counters.iter().map(|(id, c)| c.status(id)).collect()
+    }
+
+    /// Stops reading (followers hand on what they read, the webhook finishes requests in
+    /// flight), lets the workers evaluate what is queued, and returns their summaries.
+    pub fn stop(mut self) -> Vec<(String, SourceSummary)> {
+        self.stop.store(true, Ordering::Relaxed);
+        for f in self.followers.drain(..) {
+            let _ = f.join();
+        }
+        if let Some(w) = self.webhook.take() {
+            w.stop();
+        }
+        self.workers
+            .drain(..)
+            .map(|(id, h)| (id, h.join().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Evaluates one source's deliveries in order.
+struct Worker {
+    id: String,
+    pipeline: SourcePipeline,
+    sink: ActSink,
+    print: Printer,
+    counters: Arc<Counters>,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Delivery>) -> SourceSummary {
+        let mut events = 0u64;
+        for d in rx {
+            let sink = &self.sink;
+            let print = &self.print;
+            let mut emit = |f: Finding| {
+                print(&f);
+                sink.alert(f);
+            };
+            let n = match (&mut self.pipeline, d.records) {
+                (SourcePipeline::Json(p), Records::Json(evs)) => {
+                    for ev in &evs {
+                        p.process(ev, &mut emit);
+                    }
+                    evs.len() as u64
+                }
+                (SourcePipeline::Audit(p), Records::Audit(evs)) => evs
+                    .into_iter()
+                    .map(|ev| crate::replay::audit_event(p, ev, &mut emit))
+                    .sum(),
+                // A source only delivers its own kind of record.
+                _ => 0,
+            };
+            events += n;
+            self.counters.events.fetch_add(n, Ordering::Relaxed);
+            let counters = self.counters.clone();
+            let (received, done) = (d.received_ns, d.done);
+            let position = d.checkpoint.clone();
+            self.sink.commit(Commit {
+                checkpoint: d.checkpoint.map(|p| (self.id.clone(), p)),
+                done: Box::new(move |r| {
+                    match &r {
+                        Ok(()) => {
+                            Counters::bump(&counters.batches);
+                            let now = tripline_store::now_ns().max(0) as u64;
+                            counters
+                                .lag_ns
+                                .store(now.saturating_sub(received), Ordering::Relaxed);
+                            if let Some(p) = position {
+                                counters.set_checkpoint(&p);
+                            }
+                        }
+                        Err(e) => counters.error(format!("store: {e}")),
+                    }
+                    if let Some(done) = done {
+                        done(r);
+                    }
+                }),
+            });
+        }
+        // The source ended: correlation windows emit what they hold.
+        let sink = &self.sink;
+        let print = &self.print;
+        let mut emit = |f: Finding| {
+            print(&f);
+            sink.alert(f);
+        };
+        let alerts_by_rule = match &mut self.pipeline {
+            SourcePipeline::Json(p) => {
+                p.finish(&mut emit);
+                p.alerts_by_rule().clone()
+            }
+            SourcePipeline::Audit(p) => {
+                p.finish(&mut emit);
+                p.alerts_by_rule().clone()
+            }
+        };
+        SourceSummary {
+            events,
+            alerts_by_rule,
+        }
+    }
+}
