@@ -10,6 +10,9 @@
 //! `tripline-bench syscall-loop SECS`     open/close/stat for SECS seconds, print iterations/s
 //! `tripline-bench syscall-flood RATE SECS` getppid() at RATE calls/s for SECS seconds, paced
 //!                                        every millisecond; print the rate reached
+//! `tripline-bench post-k8s URL FILE BATCH CONC` POST the events of FILE as `EventList`s of
+//!                                        BATCH events from CONC threads (429: retry after
+//!                                        10 ms); print "events seconds"
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -306,6 +309,53 @@ fn main() -> std::io::Result<()> {
                 }
             }
             println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
+        }
+        "post-k8s" => {
+            let (url, batch, conc) = (
+                arg(2),
+                arg(4).parse::<usize>().unwrap_or(500),
+                arg(5).parse::<usize>().unwrap_or(4),
+            );
+            let mut items = Vec::new();
+            for line in BufReader::new(File::open(arg(3))?).split(b'\n') {
+                let line = line?;
+                if !line.is_empty() {
+                    items.push(String::from_utf8_lossy(&line).into_owned());
+                }
+            }
+            // Bodies are built before the clock starts: only the agent is measured.
+            let bodies: Vec<String> = items
+                .chunks(batch)
+                .map(|c| format!("{{\"kind\":\"EventList\",\"apiVersion\":\"audit.k8s.io/v1\",\"items\":[{}]}}", c.join(",")))
+                .collect();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..conc {
+                    s.spawn(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(body) = bodies.get(i) else { return };
+                        loop {
+                            let status = agent
+                                .post(&url)
+                                .header("Content-Type", "application/json")
+                                .send(body.as_str())
+                                .map(|r| r.status().as_u16())
+                                .unwrap_or(0);
+                            match status {
+                                200 => break,
+                                429 => std::thread::sleep(std::time::Duration::from_millis(10)),
+                                other => panic!("webhook answered {other}"),
+                            }
+                        }
+                    });
+                }
+            });
+            println!("{} {:.3}", items.len(), start.elapsed().as_secs_f64());
         }
         "parse" => {
             let start = Instant::now();

@@ -43,6 +43,9 @@ pub struct Delivery {
     pub records: Records,
     /// The source's position after these records, saved with their findings.
     pub checkpoint: Option<String>,
+    /// Marks saved with the findings (objects of a queue message, by
+    /// [`object_mark`](crate::aws::object_mark)), so records delivered again are known.
+    pub marks: Vec<String>,
     /// Acknowledges the sender.
     pub done: Option<Done>,
     /// When the batch arrived (ns since the epoch), for lag.
@@ -150,7 +153,9 @@ pub struct SourceStatus {
 /// ```
 /// use tripline_live::{Delivery, Outlet, Records};
 /// let (outlet, rx) = Outlet::bounded(1);
-/// let batch = || Delivery { records: Records::Json(vec![]), checkpoint: None, done: None, received_ns: 0 };
+/// let batch = || Delivery {
+///     records: Records::Json(vec![]), checkpoint: None, marks: vec![], done: None, received_ns: 0,
+/// };
 /// assert!(outlet.try_deliver(batch()).is_ok());
 /// assert!(outlet.try_deliver(batch()).is_err()); // full: a webhook answers 429
 /// assert_eq!(rx.recv().unwrap().records.len(), 0);

@@ -516,6 +516,7 @@ impl Follower {
         self.outlet.deliver(Delivery {
             records,
             checkpoint: Some(position.to_string()),
+            marks: Vec::new(),
             done: None,
             received_ns: crate::now_ns(),
         })

@@ -13,6 +13,7 @@
 //! assert!(matches!(spec.at, tripline_live::At::Webhook));
 //! ```
 
+pub mod aws;
 mod delivery;
 pub mod follow;
 mod spec;

@@ -32,6 +32,18 @@ pub enum At {
     Webhook,
     /// A log file followed like `tail -F`.
     File(PathBuf),
+    /// CloudTrail log files below an S3 prefix, listed for new keys.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix (may be empty).
+        prefix: String,
+    },
+    /// An SQS queue of S3 event notifications for new CloudTrail log files.
+    Sqs {
+        /// Queue name or URL.
+        queue: String,
+    },
 }
 
 /// One `--source KIND=WHERE` argument.
@@ -87,6 +99,30 @@ impl FromStr for Spec {
                     ))
                 }
             }
+        } else if let Some(rest) = at.strip_prefix("s3://") {
+            only_cloudtrail(s, kind)?;
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(SpecError::At(
+                    s.into(),
+                    "expected s3://BUCKET/PREFIX/".into(),
+                ));
+            }
+            At::S3 {
+                bucket: bucket.into(),
+                prefix: prefix.into(),
+            }
+        } else if let Some(queue) = at.strip_prefix("sqs://") {
+            only_cloudtrail(s, kind)?;
+            if queue.is_empty() {
+                return Err(SpecError::At(
+                    s.into(),
+                    "expected sqs://QUEUE (a name or URL)".into(),
+                ));
+            }
+            At::Sqs {
+                queue: queue.into(),
+            }
         } else if let Some(path) = at.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(SpecError::At(
@@ -98,7 +134,7 @@ impl FromStr for Spec {
         } else {
             return Err(SpecError::At(
                 s.into(),
-                format!("unknown location '{at}' (expected webhook or file:///PATH)"),
+                format!("unknown location '{at}' (expected webhook, file:///PATH, s3://BUCKET/PREFIX/ or sqs://QUEUE)"),
             ));
         };
         Ok(Spec {
@@ -106,6 +142,16 @@ impl FromStr for Spec {
             kind,
             at,
         })
+    }
+}
+
+fn only_cloudtrail(s: &str, kind: Kind) -> Result<(), SpecError> {
+    match kind {
+        Kind::Json(SourceKind::CloudTrail) => Ok(()),
+        _ => Err(SpecError::At(
+            s.into(),
+            "only cloudtrail is read from S3 or SQS".into(),
+        )),
     }
 }
 
@@ -120,12 +166,29 @@ mod tests {
         assert_eq!(s.at, At::File("/var/log/audit/audit.log".into()));
         let s: Spec = "K8S_AUDIT=file:///k.log".parse().unwrap();
         assert_eq!(s.kind, Kind::Json(SourceKind::K8sAudit));
+        let s: Spec = "cloudtrail=s3://trail/AWSLogs/1/".parse().unwrap();
+        assert_eq!(
+            s.at,
+            At::S3 {
+                bucket: "trail".into(),
+                prefix: "AWSLogs/1/".into()
+            }
+        );
+        let s: Spec = "cloudtrail=sqs://trail-events".parse().unwrap();
+        assert_eq!(
+            s.at,
+            At::Sqs {
+                queue: "trail-events".into()
+            }
+        );
         for (bad, says) in [
             ("k8s-audit", "expected KIND=WHERE"),
             ("nope=webhook", "unknown kind 'nope'"),
             ("okta=webhook", "only k8s-audit"),
             ("k8s-audit=file://rel.log", "must be absolute"),
             ("k8s-audit=ftp://x", "unknown location"),
+            ("okta=sqs://q", "only cloudtrail"),
+            ("cloudtrail=s3://", "expected s3://BUCKET"),
         ] {
             let e = bad.parse::<Spec>().unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");

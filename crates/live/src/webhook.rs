@@ -316,6 +316,7 @@ async fn k8s_audit_post(State(app): State<Arc<App>>, headers: HeaderMap, body: B
         let delivery = Delivery {
             records: Records::Json(events),
             checkpoint: None,
+            marks: Vec::new(),
             done: Some(Box::new(move |r| {
                 let _ = tx.send(r);
             })),

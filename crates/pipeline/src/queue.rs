@@ -13,8 +13,9 @@ use tripline_event::Finding;
 /// transaction and calls `done` (`Err` when the store failed). This is how a webhook answers
 /// 200 only for committed findings and a followed file resumes exactly where it was.
 pub struct Commit {
-    /// `(source, position)` to save with the findings, if the source resumes from one.
-    pub checkpoint: Option<(String, String)>,
+    /// `(key, position)` pairs to save with the findings: where the source resumes, marks
+    /// of what was done.
+    pub checkpoints: Vec<(String, String)>,
     /// Called once the findings before this mark are stored (or could not be).
     pub done: Box<dyn FnOnce(Result<(), String>) + Send>,
 }
@@ -22,7 +23,7 @@ pub struct Commit {
 impl std::fmt::Debug for Commit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Commit")
-            .field("checkpoint", &self.checkpoint)
+            .field("checkpoints", &self.checkpoints)
             .finish_non_exhaustive()
     }
 }

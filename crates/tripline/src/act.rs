@@ -340,6 +340,11 @@ impl Act {
         }
     }
 
+    /// The store's URL, if findings are kept.
+    pub fn store_url(&self) -> Option<String> {
+        self.store.as_ref().map(|s| s.url().to_string())
+    }
+
     /// Where a live source stopped, as saved with its findings; `None` without a store or
     /// before its first commit.
     pub fn checkpoint(&mut self, source: &str) -> anyhow::Result<Option<String>> {
@@ -517,7 +522,7 @@ fn ingest_loop(mut store: Store, rx: QueueReceiver, actions: &[ActionBinding]) -
             .collect();
         let checkpoints: Vec<(String, String)> = commits
             .iter()
-            .filter_map(|c| c.checkpoint.clone())
+            .flat_map(|c| c.checkpoints.iter().cloned())
             .collect();
         let outcome = match store.ingest_batch_at(&batch, &checkpoints) {
             Ok(results) => {

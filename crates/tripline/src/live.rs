@@ -34,6 +34,8 @@ pub struct LiveConfig {
     pub webhook: WebhookConfig,
     /// How files are followed.
     pub follow: FollowConfig,
+    /// How S3 and SQS are reached.
+    pub aws: tripline_live::aws::AwsConfig,
     /// Batches each source's queue holds before a webhook answers 429 (pull sources wait).
     pub queue_batches: usize,
 }
@@ -86,6 +88,21 @@ impl Live {
                         anyhow::bail!("--source {}: given twice", spec.id);
                     }
                     routes.k8s_audit = Some(outlet.clone());
+                }
+                At::S3 { .. } | At::Sqs { .. } => {
+                    let seen = seen_marks(act)?;
+                    live.followers.push(
+                        tripline_live::aws::spawn(
+                            spec.id.clone(),
+                            spec.at.clone(),
+                            cfg.aws.clone(),
+                            act.checkpoint(&spec.id)?,
+                            seen,
+                            outlet.clone(),
+                            live.stop.clone(),
+                        )
+                        .with_context(|| format!("--source {}", spec.id))?,
+                    );
                 }
                 At::File(path) => {
                     let start = match act.checkpoint(&spec.id)? {
@@ -167,6 +184,22 @@ impl Live {
     }
 }
 
+/// Looks done marks up in the store, on a connection of its own (without a store, nothing
+/// is known done: a message delivered again is evaluated again).
+fn seen_marks(act: &Act) -> anyhow::Result<tripline_live::aws::Seen> {
+    let Some(url) = act.store_url() else {
+        return Ok(Arc::new(|_: &str| false));
+    };
+    let store = std::sync::Mutex::new(tripline_store::Store::open(&url)?);
+    Ok(Arc::new(move |mark: &str| {
+        store
+            .lock()
+            .ok()
+            .and_then(|mut s| s.checkpoint(mark).ok().flatten())
+            .is_some()
+    }))
+}
+
 /// Evaluates one source's deliveries in order.
 struct Worker {
     id: String,
@@ -205,8 +238,14 @@ impl Worker {
             let counters = self.counters.clone();
             let (received, done) = (d.received_ns, d.done);
             let position = d.checkpoint.clone();
+            let mut checkpoints: Vec<(String, String)> = d
+                .marks
+                .into_iter()
+                .map(|m| (m, "done".to_string()))
+                .collect();
+            checkpoints.extend(d.checkpoint.map(|p| (self.id.clone(), p)));
             self.sink.commit(Commit {
-                checkpoint: d.checkpoint.map(|p| (self.id.clone(), p)),
+                checkpoints,
                 done: Box::new(move |r| {
                     match &r {
                         Ok(()) => {

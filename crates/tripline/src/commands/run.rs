@@ -124,6 +124,11 @@ pub(crate) struct RunArgs {
     /// Largest webhook request body in bytes; larger ones are refused with 413.
     #[arg(long, default_value_t = 32 << 20, value_name = "BYTES")]
     pub(crate) webhook_max_bytes: usize,
+    /// Send the S3 and SQS requests of cloudtrail=s3://... and sqs://... sources to this
+    /// endpoint (an S3/SQS-compatible server) instead of AWS. Credentials and region come from
+    /// the normal AWS chain (environment, profile, web identity, instance metadata).
+    #[arg(long, value_name = "URL")]
+    pub(crate) aws_endpoint_url: Option<String>,
     /// Batches each live source queues before the webhook answers 429 (followed files wait).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub(crate) source_queue: u32,
@@ -420,6 +425,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 commit_timeout: std::time::Duration::from_secs(30),
             },
             follow: tripline_live::follow::FollowConfig::default(),
+            aws: tripline_live::aws::AwsConfig {
+                endpoint_url: args.aws_endpoint_url.clone(),
+                ..Default::default()
+            },
             queue_batches: args.source_queue as usize,
         };
         let print: tripline::live::Printer = {
