@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use tripline_event::Finding;
 
-/// A mark a live source puts in the queue after the findings of a batch of its records: when
-/// the act stage has stored everything before it, it saves `checkpoint` in the same
-/// transaction and calls `done` (`Err` when the store failed). This is how a webhook answers
-/// 200 only for committed findings and a followed file resumes exactly where it was.
+/// The findings of one batch of a live source's records, committed as one: the act stage
+/// stores them (never split across transactions) with `checkpoints`, then calls `done` (`Err`
+/// when the store failed). This is how a webhook answers 200 only for committed findings and a
+/// followed file resumes exactly where it was: a crash leaves either all of a batch's findings
+/// and its position stored, or none.
 pub struct Commit {
+    /// The batch's findings.
+    pub findings: Vec<Finding>,
     /// `(key, position)` pairs to save with the findings: where the source resumes, marks
     /// of what was done.
     pub checkpoints: Vec<(String, String)>,
@@ -23,6 +26,7 @@ pub struct Commit {
 impl std::fmt::Debug for Commit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Commit")
+            .field("findings", &self.findings.len())
             .field("checkpoints", &self.checkpoints)
             .finish_non_exhaustive()
     }
@@ -151,8 +155,8 @@ impl FindingsQueue {
         sent
     }
 
-    /// Puts a commit mark behind the findings sent so far, waiting for room whatever the
-    /// overflow policy (a mark is never held back). When the act stage is gone, `done` is
+    /// Queues a batch's findings to be stored together, waiting for room whatever the
+    /// overflow policy (a commit is never held back). When the act stage is gone, `done` is
     /// called with an error at once.
     pub fn commit(&self, c: Commit) {
         if let Err(mpsc::SendError(Item::Commit(c))) = self.tx.send(Item::Commit(c)) {
@@ -186,8 +190,8 @@ pub struct QueueReceiver {
 impl QueueReceiver {
     /// Waits for the next findings: returns as soon as `max` are there, or `linger` after the
     /// first one arrived, so a burst becomes one batch (one transaction) and a lone finding is
-    /// not held longer than `linger`. A commit mark ends the batch at once (its sender is
-    /// waiting). `None` once every sender is gone and the queue is empty.
+    /// not held longer than `linger`. A [`Commit`] joins the batch whole and ends it at once
+    /// (its sender is waiting). `None` once every sender is gone and the queue is empty.
     pub fn next_batch(&self, max: usize, linger: Duration) -> Option<Batch> {
         let mut batch = Batch::default();
         let add = |batch: &mut Batch, item| match item {
@@ -195,7 +199,8 @@ impl QueueReceiver {
                 batch.findings.push(f);
                 true
             }
-            Item::Commit(c) => {
+            Item::Commit(mut c) => {
+                batch.findings.append(&mut c.findings);
                 batch.commits.push(c);
                 false
             }
@@ -230,5 +235,50 @@ impl QueueReceiver {
     /// The queue's counters.
     pub fn counts(&self) -> &QueueCounts {
         &self.counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripline_event::Priority;
+
+    fn finding(rule: &str) -> Finding {
+        Finding {
+            rule: rule.into(),
+            priority: Priority::Notice,
+            source: "k8s_audit".into(),
+            time_ns: 1,
+            message: "m".into(),
+            output_fields: vec![],
+            tags: vec![],
+            hostname: "h".into(),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn a_commit_is_stored_whole_with_what_came_before_and_ends_the_batch() {
+        let (queue, rx) = FindingsQueue::bounded(16, Overflow::Block);
+        queue.send(finding("before"));
+        let (tx, done) = mpsc::channel();
+        queue.commit(Commit {
+            findings: (0..5).map(|_| finding("batch")).collect(),
+            checkpoints: vec![("src".into(), "42".into())],
+            done: Box::new(move |r| tx.send(r).unwrap()),
+        });
+        queue.send(finding("after"));
+        // Even with room for only two findings per batch, the commit is not split.
+        let mut b = rx.next_batch(2, Duration::from_millis(50)).unwrap();
+        assert_eq!(b.findings.len(), 6);
+        assert_eq!(b.commits.len(), 1);
+        let c = b.commits.pop().unwrap();
+        assert_eq!(c.checkpoints, [("src".to_string(), "42".to_string())]);
+        (c.done)(Ok(()));
+        assert_eq!(done.recv().unwrap(), Ok(()));
+        let b = rx.next_batch(2, Duration::from_millis(5)).unwrap();
+        assert_eq!(b.findings[0].rule, "after");
+        drop(queue);
+        drop(rx);
     }
 }

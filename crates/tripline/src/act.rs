@@ -470,15 +470,9 @@ pub struct ActSink {
 }
 
 impl ActSink {
-    /// Hands a finding on, waiting for room in the queue.
-    pub fn alert(&self, f: tripline_event::Finding) {
-        if let Some(q) = &self.queue {
-            q.send(f);
-        }
-    }
-
-    /// Acknowledges the findings handed on so far once they are stored (at once without a
-    /// store: they were printed, which is all a store-less run keeps).
+    /// Stores a batch's findings in one transaction with its checkpoints, then calls its
+    /// `done` (at once without a store: they were printed, which is all a store-less run
+    /// keeps).
     pub fn commit(&self, c: Commit) {
         match &self.queue {
             Some(q) => q.commit(c),

@@ -213,11 +213,11 @@ impl Worker {
     fn run(mut self, rx: Receiver<Delivery>) -> SourceSummary {
         let mut events = 0u64;
         for d in rx {
-            let sink = &self.sink;
             let print = &self.print;
+            let mut findings = Vec::new();
             let mut emit = |f: Finding| {
                 print(&f);
-                sink.alert(f);
+                findings.push(f);
             };
             let n = match (&mut self.pipeline, d.records) {
                 (SourcePipeline::Json(p), Records::Json(evs)) => {
@@ -245,6 +245,7 @@ impl Worker {
                 .collect();
             checkpoints.extend(d.checkpoint.map(|p| (self.id.clone(), p)));
             self.sink.commit(Commit {
+                findings,
                 checkpoints,
                 done: Box::new(move |r| {
                     match &r {
@@ -267,11 +268,11 @@ impl Worker {
             });
         }
         // The source ended: correlation windows emit what they hold.
-        let sink = &self.sink;
         let print = &self.print;
+        let mut findings = Vec::new();
         let mut emit = |f: Finding| {
             print(&f);
-            sink.alert(f);
+            findings.push(f);
         };
         let alerts_by_rule = match &mut self.pipeline {
             SourcePipeline::Json(p) => {
@@ -283,6 +284,11 @@ impl Worker {
                 p.alerts_by_rule().clone()
             }
         };
+        self.sink.commit(Commit {
+            findings,
+            checkpoints: Vec::new(),
+            done: Box::new(|_| {}),
+        });
         SourceSummary {
             events,
             alerts_by_rule,

@@ -11,17 +11,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// A running `tripline run` whose output lines are collected.
-struct Agent {
+pub(crate) struct Agent {
     child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
+    pub(crate) stdout: Arc<Mutex<Vec<String>>>,
+    pub(crate) stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Agent {
-    fn start(args: &[&str]) -> Agent {
+    pub(crate) fn start(args: &[&str]) -> Agent {
+        Agent::start_with(args, &[])
+    }
+
+    /// Starts `tripline run ARGS` with extra environment variables.
+    pub(crate) fn start_with(args: &[&str], env: &[(&str, &str)]) -> Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
             .arg("run")
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -46,7 +52,7 @@ impl Agent {
     }
 
     /// Waits for a stderr line containing `text`.
-    fn wait_stderr(&mut self, text: &str) -> String {
+    pub(crate) fn wait_stderr(&mut self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(l) = self
@@ -71,7 +77,7 @@ impl Agent {
     }
 
     /// SIGINT, then the whole stderr once it exited.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().unwrap();
@@ -81,7 +87,7 @@ impl Agent {
         err
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -335,12 +341,12 @@ fn alerts_of(events: &[Value]) -> BTreeMap<(String, String), usize> {
 }
 
 /// Rows and summed occurrences in a store.
-fn stored(store: &Path) -> (i64, i64) {
+pub(crate) fn stored(store: &Path) -> (i64, i64) {
     let mut s = tripline_store::Store::open(store.to_str().unwrap()).unwrap();
     s.count(&tripline_store::Query::default()).unwrap()
 }
 
-fn wait_stored(agent: &Agent, store: &Path, rows: i64) {
+pub(crate) fn wait_stored(agent: &Agent, store: &Path, rows: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while stored(store).0 < rows {
         assert!(

@@ -2,6 +2,7 @@
 
 mod act;
 mod anomaly;
+mod aws;
 mod browser;
 mod cli;
 mod drift;
