@@ -16,6 +16,7 @@
 pub mod aws;
 mod delivery;
 pub mod follow;
+pub mod github;
 mod spec;
 pub mod webhook;
 

@@ -91,11 +91,11 @@ impl FromStr for Spec {
         };
         let at = if at == "webhook" {
             match kind {
-                Kind::Json(SourceKind::K8sAudit) => At::Webhook,
+                Kind::Json(SourceKind::K8sAudit | SourceKind::Github) => At::Webhook,
                 _ => {
                     return Err(SpecError::At(
                         s.into(),
-                        "only k8s-audit is received by webhook".into(),
+                        "only k8s-audit and github are received by webhook".into(),
                     ))
                 }
             }
@@ -184,7 +184,7 @@ mod tests {
         for (bad, says) in [
             ("k8s-audit", "expected KIND=WHERE"),
             ("nope=webhook", "unknown kind 'nope'"),
-            ("okta=webhook", "only k8s-audit"),
+            ("okta=webhook", "only k8s-audit and github"),
             ("k8s-audit=file://rel.log", "must be absolute"),
             ("k8s-audit=ftp://x", "unknown location"),
             ("okta=sqs://q", "only cloudtrail"),

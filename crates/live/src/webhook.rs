@@ -1,5 +1,6 @@
 //! The agent's webhook listener: the Kubernetes API server posts audit events to
-//! `/k8s-audit` (Falco's path and default port 9765).
+//! `/k8s-audit` (Falco's path and default port 9765), GitHub its deliveries to `/github`
+//! (signed with the webhook secret, see [`crate::github`]).
 //!
 //! A request is answered only once the findings of its events are stored: 200, or 400 naming
 //! the items that were not audit events (the others are stored). A full pipeline queue is
@@ -26,6 +27,9 @@ use crate::delivery::{Counters, Delivery, Outlet, Records};
 
 /// Falco's k8saudit endpoint.
 pub const K8S_AUDIT_PATH: &str = "/k8s-audit";
+
+/// The GitHub webhook endpoint.
+pub const GITHUB_PATH: &str = "/github";
 
 /// How the listener is set up.
 #[derive(Debug, Clone)]
@@ -60,6 +64,8 @@ pub struct TlsFiles {
 pub struct Routes {
     /// Kubernetes audit events, at [`K8S_AUDIT_PATH`].
     pub k8s_audit: Option<Outlet>,
+    /// GitHub deliveries, at [`GITHUB_PATH`].
+    pub github: Option<(Outlet, crate::github::GithubConfig)>,
 }
 
 /// Why the listener did not start.
@@ -118,8 +124,15 @@ struct K8sRoute {
     next_num: AtomicU64,
 }
 
+struct GithubRoute {
+    outlet: Outlet,
+    cfg: crate::github::GithubConfig,
+    next_num: AtomicU64,
+}
+
 struct App {
     k8s: Option<K8sRoute>,
+    github: Option<GithubRoute>,
     /// SHA-256 of the bearer token: compared in constant time, never kept in clear.
     token_hash: Option<[u8; 32]>,
     commit_timeout: Duration,
@@ -141,6 +154,11 @@ pub fn start(cfg: &WebhookConfig, routes: Routes) -> Result<Running, WebhookErro
             outlet,
             next_num: AtomicU64::new(1),
         }),
+        github: routes.github.map(|(outlet, cfg)| GithubRoute {
+            outlet,
+            cfg,
+            next_num: AtomicU64::new(1),
+        }),
         token_hash: cfg
             .bearer_token
             .as_ref()
@@ -149,6 +167,7 @@ pub fn start(cfg: &WebhookConfig, routes: Routes) -> Result<Running, WebhookErro
     });
     let router = Router::new()
         .route(K8S_AUDIT_PATH, post(k8s_audit_post))
+        .route(GITHUB_PATH, post(github_post))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .with_state(app);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -312,43 +331,8 @@ async fn k8s_audit_post(State(app): State<Arc<App>>, headers: HeaderMap, body: B
         .fetch_add(rejected.len() as u64, Ordering::Relaxed);
     let accepted = events.len();
     if accepted > 0 {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let delivery = Delivery {
-            records: Records::Json(events),
-            checkpoint: None,
-            marks: Vec::new(),
-            done: Some(Box::new(move |r| {
-                let _ = tx.send(r);
-            })),
-            received_ns: crate::now_ns(),
-        };
-        if route.outlet.try_deliver(delivery).is_err() {
-            Counters::bump(&counters.refused_full);
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "1")],
-                axum::Json(json!({"error": "the pipeline queue is full; retry"})),
-            )
-                .into_response();
-        }
-        match tokio::time::timeout(app.commit_timeout, rx).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::RETRY_AFTER, "5")],
-                    axum::Json(json!({"error": format!("findings not stored: {e}")})),
-                )
-                    .into_response()
-            }
-            Ok(Err(_)) | Err(_) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::RETRY_AFTER, "5")],
-                    axum::Json(json!({"error": "findings not stored in time; retry"})),
-                )
-                    .into_response()
-            }
+        if let Err(r) = commit(&route.outlet, events, app.commit_timeout).await {
+            return r;
         }
     }
     if rejected.is_empty() {
@@ -362,5 +346,132 @@ async fn k8s_audit_post(State(app): State<Arc<App>>, headers: HeaderMap, body: B
                 "rejected": rejected,
             }),
         )
+    }
+}
+
+/// Hands events to the source's worker and waits until their findings are stored; the error
+/// is the response to give instead (429 when the queue is full, 503 when not stored).
+async fn commit(
+    outlet: &Outlet,
+    events: Vec<JsonEvent>,
+    timeout: Duration,
+) -> Result<(), Response> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let delivery = Delivery {
+        records: Records::Json(events),
+        checkpoint: None,
+        marks: Vec::new(),
+        done: Some(Box::new(move |r| {
+            let _ = tx.send(r);
+        })),
+        received_ns: crate::now_ns(),
+    };
+    let retry = |status: StatusCode, after: &'static str, error: String| {
+        (
+            status,
+            [(header::RETRY_AFTER, after)],
+            axum::Json(json!({ "error": error })),
+        )
+            .into_response()
+    };
+    if outlet.try_deliver(delivery).is_err() {
+        Counters::bump(&outlet.counters.refused_full);
+        return Err(retry(
+            StatusCode::TOO_MANY_REQUESTS,
+            "1",
+            "the pipeline queue is full; retry".into(),
+        ));
+    }
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(retry(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "5",
+            format!("findings not stored: {e}"),
+        )),
+        Ok(Err(_)) | Err(_) => Err(retry(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "5",
+            "findings not stored in time; retry".into(),
+        )),
+    }
+}
+
+async fn github_post(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(route) = &app.github else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "no github source is configured (--source github=webhook)"}),
+        );
+    };
+    let counters = &route.outlet.counters;
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let signature = header_text("x-hub-signature-256");
+    if !crate::github::signed(&route.cfg.secret, &body, &signature) {
+        Counters::bump(&counters.unauthorized);
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "missing or wrong X-Hub-Signature-256"}),
+        );
+    }
+    let kind = header_text("x-github-event");
+    if kind == "ping" {
+        return answer(StatusCode::OK, json!({"accepted": 0}));
+    }
+    let mut payload: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => {
+            Counters::bump(&counters.rejected);
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "body is not a GitHub webhook payload (a JSON object)"}),
+            );
+        }
+        Err(e) => {
+            Counters::bump(&counters.rejected);
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("body is not JSON: {e}")}),
+            );
+        }
+    };
+    payload["type"] = Value::from(kind.clone());
+    let cfg = route.cfg.clone();
+    // The API calls block (and may wait for a rate limit): off the server's thread.
+    let enriched = tokio::task::spawn_blocking(move || {
+        let r = crate::github::enrich(&cfg, &kind, &mut payload);
+        (payload, r)
+    })
+    .await;
+    let payload = match enriched {
+        Ok((payload, Ok(()))) => payload,
+        Ok((payload, Err(e))) => {
+            counters.error(format!("github enrichment: {e}"));
+            payload
+        }
+        Err(e) => {
+            counters.error(format!("github enrichment: {e}"));
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "enrichment failed"}),
+            );
+        }
+    };
+    let num = route.next_num.fetch_add(1, Ordering::Relaxed);
+    let event = JsonEvent::new(
+        tripline_sources::github::source(),
+        payload,
+        crate::now_ns(),
+        num,
+    );
+    match commit(&route.outlet, vec![event], app.commit_timeout).await {
+        Ok(()) => answer(StatusCode::OK, json!({"accepted": 1})),
+        Err(r) => r,
     }
 }

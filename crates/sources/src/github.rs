@@ -2,9 +2,10 @@
 //! plus the delivery's event name in `type` (the `X-GitHub-Event` header). Time is the
 //! delivery's `time` (RFC 3339) when present, else the reading time.
 //!
-//! Not yet implemented: the `github.diff.*` and `github.workflow.*` fields, which the plugin
-//! computes by fetching commits and workflow files from the GitHub API; they are known fields
-//! (rules load) but have no value.
+//! The `github.diff.*` and `github.workflow.*` fields read what the live webhook
+//! (`tripline run --source github=webhook`) learned from the GitHub API and kept in the event
+//! under [`ENRICHMENT_KEY`]: the secrets in a push's diffs, the miner a requested workflow runs.
+//! A recorded delivery without it has no value for them.
 
 use std::sync::OnceLock;
 
@@ -15,6 +16,11 @@ use crate::json_event::{CustomFn, JsonSource, Style};
 
 /// Source name.
 pub const NAME: &str = "github";
+
+/// Where the webhook keeps what it fetched from the GitHub API in an event:
+/// `{"diff": {"has_secrets", "desc", "files", "lines", "links"}, "workflow": {"has_miners",
+/// "miner_type", "filename"}}`.
+pub const ENRICHMENT_KEY: &str = "tripline_enrichment";
 
 /// This source for the rest of Tripline (see [`Descriptor`](crate::Descriptor)).
 pub const DESCRIPTOR: crate::Descriptor = crate::Descriptor {
@@ -48,14 +54,14 @@ github.collaborator.role\tstring\tno\t\t$.changes.permission.to\tCollaborator ro
 github.webhook.id\tstring\tno\t\t$.hook.id\tWebhook id.
 github.webhook.type\tstring\tno\t\t$.hook.type\tWebhook type.
 github.commit.modified\tstring\tno\t\t\tFiles modified by the push.
-github.diff.has_secrets\tstring\tno\t\t\tWhether the pushed diff contains secrets (not yet implemented).
-github.diff.committed_secrets.desc\tstring\tno\t\t\tSecret types found (not yet implemented).
-github.diff.committed_secrets.files\tstring\tno\t\t\tFiles with secrets (not yet implemented).
-github.diff.committed_secrets.lines\tstring\tno\t\t\tLines with secrets (not yet implemented).
-github.diff.committed_secrets.links\tstring\tno\t\t\tLinks to secrets (not yet implemented).
-github.workflow.has_miners\tstring\tno\t\t\tWhether a workflow runs a crypto miner (not yet implemented).
-github.workflow.miner_type\tstring\tno\t\t\tMiner type (not yet implemented).
-github.workflow.filename\tstring\tno\t\t\tWorkflow file (not yet implemented).
+github.diff.has_secrets\tstring\tno\t\t\tWhether the pushed diff contains secrets (from the GitHub API).
+github.diff.committed_secrets.desc\tstring\tno\t\t\tSecret types found (from the GitHub API).
+github.diff.committed_secrets.files\tstring\tno\t\t\tFiles with secrets (from the GitHub API).
+github.diff.committed_secrets.lines\tstring\tno\t\t\tLines with secrets (from the GitHub API).
+github.diff.committed_secrets.links\tstring\tno\t\t\tLinks to secrets (from the GitHub API).
+github.workflow.has_miners\tstring\tno\t\t\tWhether a workflow runs a crypto miner (from the GitHub API).
+github.workflow.miner_type\tstring\tno\t\t\tMiner type (from the GitHub API).
+github.workflow.filename\tstring\tno\t\t\tWorkflow file (from the GitHub API).
 ";
 
 const CUSTOM: &[(&str, CustomFn)] = &[
@@ -79,14 +85,30 @@ const CUSTOM: &[(&str, CustomFn)] = &[
             .collect();
         Some(Value::from(files.join(",")))
     }),
-    ("github.diff.has_secrets", |_, _| None),
-    ("github.diff.committed_secrets.desc", |_, _| None),
-    ("github.diff.committed_secrets.files", |_, _| None),
-    ("github.diff.committed_secrets.lines", |_, _| None),
-    ("github.diff.committed_secrets.links", |_, _| None),
-    ("github.workflow.has_miners", |_, _| None),
-    ("github.workflow.miner_type", |_, _| None),
-    ("github.workflow.filename", |_, _| None),
+    ("github.diff.has_secrets", |e, _| {
+        enriched(e, "diff", "has_secrets")
+    }),
+    ("github.diff.committed_secrets.desc", |e, _| {
+        enriched(e, "diff", "desc")
+    }),
+    ("github.diff.committed_secrets.files", |e, _| {
+        enriched(e, "diff", "files")
+    }),
+    ("github.diff.committed_secrets.lines", |e, _| {
+        enriched(e, "diff", "lines")
+    }),
+    ("github.diff.committed_secrets.links", |e, _| {
+        enriched(e, "diff", "links")
+    }),
+    ("github.workflow.has_miners", |e, _| {
+        enriched(e, "workflow", "has_miners")
+    }),
+    ("github.workflow.miner_type", |e, _| {
+        enriched(e, "workflow", "miner_type")
+    }),
+    ("github.workflow.filename", |e, _| {
+        enriched(e, "workflow", "filename")
+    }),
 ];
 
 /// The `github` source definition.
@@ -103,4 +125,13 @@ pub fn source() -> &'static JsonSource {
         )
         .with_plugin("github", "0.8.0")
     })
+}
+
+/// A value the webhook learned from the GitHub API, as the plugin's string field.
+fn enriched<'a>(e: &'a crate::JsonEvent, part: &str, key: &str) -> Option<Value<'a>> {
+    match e.json.get(ENRICHMENT_KEY)?.get(part)?.get(key)? {
+        Json::Bool(b) => Some(Value::from(if *b { "true" } else { "false" })),
+        Json::String(s) => Some(Value::from(s.as_str())),
+        _ => None,
+    }
 }

