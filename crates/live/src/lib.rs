@@ -17,6 +17,7 @@ pub mod aws;
 mod delivery;
 pub mod follow;
 pub mod github;
+pub mod okta;
 mod spec;
 pub mod webhook;
 

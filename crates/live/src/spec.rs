@@ -44,6 +44,11 @@ pub enum At {
         /// Queue name or URL.
         queue: String,
     },
+    /// An Okta org's System Log API, polled.
+    Okta {
+        /// The org's host, e.g. `dev-123456.okta.com`.
+        org: String,
+    },
 }
 
 /// One `--source KIND=WHERE` argument.
@@ -123,6 +128,21 @@ impl FromStr for Spec {
             At::Sqs {
                 queue: queue.into(),
             }
+        } else if let Some(org) = at.strip_prefix("okta://") {
+            if kind != Kind::Json(SourceKind::Okta) {
+                return Err(SpecError::At(
+                    s.into(),
+                    "okta:// is read only by okta".into(),
+                ));
+            }
+            let org = org.trim_end_matches('/');
+            if org.is_empty() || org.contains('/') {
+                return Err(SpecError::At(
+                    s.into(),
+                    "expected okta://ORG, e.g. okta://dev-123456.okta.com".into(),
+                ));
+            }
+            At::Okta { org: org.into() }
         } else if let Some(path) = at.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(SpecError::At(
@@ -134,7 +154,7 @@ impl FromStr for Spec {
         } else {
             return Err(SpecError::At(
                 s.into(),
-                format!("unknown location '{at}' (expected webhook, file:///PATH, s3://BUCKET/PREFIX/ or sqs://QUEUE)"),
+                format!("unknown location '{at}' (expected webhook, file:///PATH, s3://BUCKET/PREFIX/, sqs://QUEUE or okta://ORG)"),
             ));
         };
         Ok(Spec {

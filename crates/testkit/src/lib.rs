@@ -47,7 +47,8 @@ impl Route {
         }
     }
 
-    /// Adds a response header.
+    /// Adds a response header. In headers and bodies, `{url}` stands for the server's own
+    /// `http://127.0.0.1:PORT` (pagination links).
     pub fn header(mut self, name: &str, value: &str) -> Route {
         self.headers.push((name.into(), value.into()));
         self
@@ -103,7 +104,7 @@ impl ApiServer {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
                 let (routes, seen) = (routes.clone(), seen.clone());
-                std::thread::spawn(move || serve(conn, &routes, &seen));
+                std::thread::spawn(move || serve(conn, port, &routes, &seen));
             }
         });
         ApiServer { port, log }
@@ -136,7 +137,13 @@ impl ApiServer {
 
 const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#;
 
-fn serve(conn: std::net::TcpStream, routes: &Mutex<Vec<Route>>, seen: &Mutex<Vec<Request>>) {
+fn serve(
+    conn: std::net::TcpStream,
+    port: u16,
+    routes: &Mutex<Vec<Route>>,
+    seen: &Mutex<Vec<Request>>,
+) {
+    let own = format!("http://127.0.0.1:{port}");
     let Ok(read_half) = conn.try_clone() else {
         return;
     };
@@ -188,7 +195,12 @@ fn serve(conn: std::net::TcpStream, routes: &Mutex<Vec<Route>>, seen: &Mutex<Vec
                     if let Some(n) = &mut r.times {
                         *n -= 1;
                     }
-                    (r.status, r.body.clone(), r.headers.clone())
+                    let headers = r
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.replace("{url}", &own)))
+                        .collect();
+                    (r.status, r.body.replace("{url}", &own), headers)
                 }
                 None => (404, NOT_FOUND.to_string(), Vec::new()),
             }

@@ -38,6 +38,12 @@ pub struct LiveConfig {
     pub aws: tripline_live::aws::AwsConfig,
     /// The GitHub webhook's secret and API access (needed for `github=webhook`).
     pub github: Option<tripline_live::github::GithubConfig>,
+    /// Okta API token (needed for `okta=okta://ORG`).
+    pub okta_token: Option<String>,
+    /// Okta API base instead of `https://ORG` (a proxy, a test server).
+    pub okta_api_url: Option<String>,
+    /// Pause of polled sources (Okta) once they are caught up.
+    pub poll: std::time::Duration,
     /// Batches each source's queue holds before a webhook answers 429 (pull sources wait).
     pub queue_batches: usize,
 }
@@ -102,6 +108,32 @@ impl Live {
                         anyhow::bail!("--source {}: given twice", spec.id);
                     }
                     routes.k8s_audit = Some(outlet.clone());
+                }
+                At::Okta { org } => {
+                    let Some(token) = cfg.okta_token.clone() else {
+                        anyhow::bail!(
+                            "--source {} needs an API token: --okta-token or OKTA_API_TOKEN",
+                            spec.id
+                        );
+                    };
+                    let okta = tripline_live::okta::OktaConfig {
+                        base_url: cfg
+                            .okta_api_url
+                            .clone()
+                            .unwrap_or_else(|| format!("https://{org}")),
+                        token,
+                        poll: cfg.poll,
+                        limit: 1000,
+                    };
+                    live.followers.push(
+                        tripline_live::okta::spawn(
+                            okta,
+                            act.checkpoint(&spec.id)?,
+                            outlet.clone(),
+                            live.stop.clone(),
+                        )
+                        .with_context(|| format!("--source {}", spec.id))?,
+                    );
                 }
                 At::S3 { .. } | At::Sqs { .. } => {
                     let seen = seen_marks(act)?;

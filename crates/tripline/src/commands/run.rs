@@ -145,6 +145,20 @@ pub(crate) struct RunArgs {
         value_name = "TOKEN"
     )]
     pub(crate) github_token: Option<String>,
+    /// Okta API token for okta=okta://ORG sources.
+    #[arg(
+        long,
+        env = "OKTA_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) okta_token: Option<String>,
+    /// Read the Okta System Log from this base URL instead of https://ORG (a proxy).
+    #[arg(long, value_name = "URL")]
+    pub(crate) okta_api_url: Option<String>,
+    /// Seconds a polled source (Okta) waits once it has read everything.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) poll_interval: u64,
     /// Batches each live source queues before the webhook answers 429 (followed files wait).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub(crate) source_queue: u32,
@@ -445,6 +459,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 endpoint_url: args.aws_endpoint_url.clone(),
                 ..Default::default()
             },
+            okta_token: args.okta_token.clone(),
+            okta_api_url: args.okta_api_url.clone(),
+            poll: std::time::Duration::from_secs(args.poll_interval),
             github: match &args.github_webhook_secret_file {
                 Some(p) => {
                     let secret = std::fs::read(p).with_context(|| {

@@ -575,3 +575,111 @@ fn github_webhook_checks_signatures_and_reads_diffs_and_workflows_from_the_api()
         .count();
     assert_eq!(calls, 2);
 }
+
+#[test]
+fn okta_system_log_is_polled_along_the_cursor_and_resumes_there_after_kill_9() {
+    use tripline_testkit::{ApiServer, Route};
+    let event = |n: u32| {
+        serde_json::json!({
+            "uuid": format!("evt-{n}"), "eventType": "user.session.start",
+            "published": format!("2026-12-06T07:00:0{n}.000Z"),
+            "actor": {"id": format!("u{n}"), "displayName": format!("user-{n}"), "type": "User"},
+            "outcome": {"result": "SUCCESS"}, "displayMessage": "User login to Okta"
+        })
+    };
+    let pages = [
+        (vec![event(1), event(2)], "c1"),
+        (vec![event(3), event(4)], "c2"),
+        (vec![event(5)], "c3"),
+    ];
+    // `{url}` is the server's own address.
+    let link =
+        |cursor: &str| format!("<{{url}}/api/v1/logs?after={cursor}&limit=1000>; rel=\"next\"");
+    let reset = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let mut routes = vec![Route::json("GET", "/api/v1/logs", 429, "[]")
+        .header("X-Rate-Limit-Remaining", "0")
+        .header("X-Rate-Limit-Reset", &reset)
+        .times(1)];
+    for (events, cursor) in &pages {
+        routes.push(
+            Route::json(
+                "GET",
+                "/api/v1/logs",
+                200,
+                Value::from(events.clone()).to_string(),
+            )
+            .header("Link", &link(cursor))
+            .times(1),
+        );
+    }
+    routes.push(Route::json("GET", "/api/v1/logs", 200, "[]").header("Link", &link("c3")));
+    let api = ApiServer::start(routes);
+    let base = api.url();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let rules = dir.path().join("okta.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Okta session\n  desc: every session start\n  condition: okta.evt.type = user.session.start\n  output: session of %okta.actor.name\n  priority: NOTICE\n  source: okta\n",
+    )
+    .unwrap();
+    let args = [
+        "--no-sensor",
+        "--no-ui",
+        "--no-default-rules",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--source",
+        "okta=okta://dev-1.okta.com",
+        "--okta-api-url",
+        &base,
+        "--okta-token",
+        "00secret",
+        "--poll-interval",
+        "1",
+        "--store",
+        store.to_str().unwrap(),
+        "--rate-limit",
+        "0",
+    ];
+    let agent = Agent::start(&args);
+    wait_stored(&agent, &store, 5);
+    agent.kill9();
+    let before = api.requests().len();
+    let agent = Agent::start(&args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.requests().len() == before {
+        assert!(Instant::now() < deadline, "no request after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = agent.stop();
+    let requests = api.requests();
+    assert!(requests.iter().all(|r| r.authorization == "SSWS 00secret"));
+    assert!(requests[0].query.starts_with("since="), "{:?}", requests[0]);
+    // The first start walked the pages along the cursor (after the rate-limited call).
+    let queries: Vec<&str> = requests[..before]
+        .iter()
+        .map(|r| r.query.as_str())
+        .collect();
+    assert_eq!(
+        &queries[2..5],
+        [
+            "after=c1&limit=1000",
+            "after=c2&limit=1000",
+            "after=c3&limit=1000"
+        ]
+    );
+    // The restart resumed at the saved cursor and evaluated nothing again.
+    assert_eq!(requests[before].query, "after=c3&limit=1000");
+    assert!(
+        err.contains("Source okta=okta://dev-1.okta.com: 0 events"),
+        "{err}"
+    );
+    assert_eq!(stored(&store), (5, 5));
+}
