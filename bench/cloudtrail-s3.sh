@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # CloudTrail records/s read live from an S3-compatible server (moto) vs `tripline replay` of
 # the same files from disk, both on one core with the upstream CloudTrail rules, alternating.
-# Records: the Invictus Stratus run (real CloudTrail files), copied COPIES times under new keys.
-# Usage: MOTO=/path/to/moto_server bash bench/cloudtrail-s3.sh [COPIES] [ROUNDS]  (defaults 20, 3)
+# Records: the Invictus Stratus run (real CloudTrail records), COPIES objects of all 2,093.
+# Usage: MOTO=/path/to/moto_server bash bench/cloudtrail-s3.sh [COPIES] [ROUNDS]  (defaults 200, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-copies=${1:-20}
+copies=${1:-200}
 rounds=${2:-3}
 moto=${MOTO:?set MOTO to a moto_server binary (pip install "moto[server]")}
 python=$(dirname "$moto")/python3
@@ -15,12 +15,20 @@ cargo build --release -q -p tripline
 bin=target/release
 files="$out/cloudtrail-s3-$copies"
 if [ ! -d "$files" ]; then
-  mkdir -p "$files"
-  for i in $(seq -w 1 "$copies"); do
-    for f in data/datasets/aws-cloudtrail-invictus-stratus-run/CloudTrail/*.json; do
-      gzip -c "$f" > "$files/copy$i-$(basename "$f").gz"
-    done
-  done
+  # One object per copy holding every record of the run (2,093), as CloudTrail's larger
+  # delivery files do; gzip, as CloudTrail writes them.
+  python3 - "$copies" "$files" <<'PY'
+import gzip, json, os, sys
+copies, out = int(sys.argv[1]), sys.argv[2]
+src = "data/datasets/aws-cloudtrail-invictus-stratus-run/CloudTrail"
+records = []
+for f in sorted(os.listdir(src)):
+    records.extend(json.load(open(os.path.join(src, f)))["Records"])
+body = gzip.compress(json.dumps({"Records": records}).encode())
+os.makedirs(out)
+for i in range(copies):
+    open(os.path.join(out, "copy%04d.json.gz" % i), "wb").write(body)
+PY
 fi
 n=$("$bin/tripline" replay --no-store "$files" 2>&1 >/dev/null | awk '/^Events read:/ {print $3}')
 port=$((20000 + RANDOM % 20000))

@@ -483,6 +483,23 @@ pub async fn status(c: Caller, State(st): State<AppState>) -> Response {
                 dt { "Rules" } dd { (stats.rules) }
                 dt { "Syscalls" } dd { (stats.syscalls.len()) }
             }
+            @if !stats.sources.is_empty() {
+                h2 { "Live sources" }
+                table #sources {
+                    thead { tr { th { "Source" } th { "Events" } th { "Batches" } th { "Rejected" } th { "429s" } th { "401s" } th { "Errors" } th { "Lag (s)" } th { "Position" } th { "Last error" } } }
+                    tbody {
+                        @for s in &stats.sources {
+                            tr {
+                                td { (s.source) } td { (s.events) } td { (s.batches) } td { (s.rejected) }
+                                td { (s.refused_full) } td { (s.unauthorized) } td { (s.errors) }
+                                td { (format!("{:.1}", s.lag_seconds)) }
+                                td { code { (s.checkpoint.clone().unwrap_or_default()) } }
+                                td.err { (s.last_error.clone().unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
             h2 { "Outputs" }
             table #outputs {
                 thead { tr { th { "Output" } th { "Pending" } th { "Delivered" } th { "Failed attempts" } th { "Last error" } } }

@@ -50,6 +50,13 @@ fn fixture() -> Fixture {
         mode: "sensor".into(),
         events: 1234,
         drops: 5,
+        sources: vec![tripline_server::SourceStats {
+            source: "k8s-audit=webhook".into(),
+            events: 77,
+            refused_full: 3,
+            lag_seconds: 0.25,
+            ..Default::default()
+        }],
         ..LiveStats::default()
     }));
     let state =
@@ -281,6 +288,15 @@ fn metrics_have_bounded_labels() {
     assert!(text.contains("tripline_findings_total{priority=\"notice\",kind=\"rule\"} 1"));
     assert!(text.contains("tripline_findings_total{priority=\"error\",kind=\"drift\"} 1"));
     assert!(text.contains("tripline_output_pending{output=\"webhook\"} 0"));
+    assert!(text.contains("tripline_source_events_total{source=\"k8s-audit=webhook\"} 77"));
+    assert!(text.contains("tripline_source_refused_total{source=\"k8s-audit=webhook\"} 3"));
+    assert!(text.contains("tripline_source_lag_seconds{source=\"k8s-audit=webhook\"} 0.25"));
+    let (code, page) = get(&fx, "/status", Some(&fx.viewer));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("id=\"sources\"") && page.contains("k8s-audit=webhook"),
+        "{page}"
+    );
     // Every sample line parses as NAME{LABELS} VALUE, and no label carries a rule name.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (_, value) = line.rsplit_once(' ').unwrap();
