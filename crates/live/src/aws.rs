@@ -200,8 +200,8 @@ impl Source {
         })
     }
 
-    /// Lists the prefix after the last key read, reads new objects in key order, and lists
-    /// again every poll interval.
+    /// Lists the prefix after the last key read, a page at a time, reads its objects in key
+    /// order, and once everything is read lists again every poll interval.
     async fn list(&self, bucket: &str, prefix: &str, mut after: Option<String>) {
         while !self.stopping() {
             let keys = match self.keys(bucket, prefix, after.as_deref()).await {
@@ -212,6 +212,10 @@ impl Source {
                     continue;
                 }
             };
+            if keys.is_empty() {
+                self.pause(self.cfg.poll).await;
+                continue;
+            }
             let mut objects = stream::iter(keys.iter())
                 .map(|k| self.fetch(bucket, k))
                 .buffered(self.cfg.parallel);
@@ -233,6 +237,8 @@ impl Source {
                     Err(e) => {
                         // Not skipped: listed again from the last key read, retried.
                         self.outlet.counters.error(e);
+                        drop(objects);
+                        self.pause(Duration::from_secs(5)).await;
                         break;
                     }
                 }
@@ -240,18 +246,18 @@ impl Source {
                     return;
                 }
             }
-            self.pause(self.cfg.poll).await;
         }
     }
 
+    /// The next page of keys after `after` (up to 1,000: memory stays bounded on a prefix of
+    /// millions). Digest files are left out; a page of nothing else moves on to the next.
     async fn keys(
         &self,
         bucket: &str,
         prefix: &str,
         after: Option<&str>,
     ) -> Result<Vec<String>, String> {
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
+        let mut after = after.map(str::to_string);
         loop {
             let page = self
                 .clients
@@ -259,25 +265,27 @@ impl Source {
                 .list_objects_v2()
                 .bucket(bucket)
                 .prefix(prefix)
-                .set_start_after(after.map(str::to_string))
-                .set_continuation_token(token.take())
+                .set_start_after(after.clone())
+                .max_keys(1000)
                 .send()
                 .await
                 .map_err(|e| format!("s3://{bucket}/{prefix}: {}", DisplayErrorContext(e)))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    // Digest files sign the logs; they hold no records.
-                    .filter(|k| !k.contains("/CloudTrail-Digest/") && !k.ends_with('/'))
-                    .map(str::to_string),
-            );
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
+            let keys: Vec<String> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                // Digest files sign the logs; they hold no records.
+                .filter(|k| !k.contains("/CloudTrail-Digest/") && !k.ends_with('/'))
+                .map(str::to_string)
+                .collect();
+            let last = page.contents().last().and_then(|o| o.key());
+            match last {
+                Some(last) if keys.is_empty() && page.is_truncated() == Some(true) => {
+                    after = Some(last.to_string());
+                }
+                _ => return Ok(keys),
             }
         }
-        Ok(keys)
     }
 
     /// Receives S3 notifications, reads their objects, and deletes each message once the

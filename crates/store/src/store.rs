@@ -394,6 +394,16 @@ impl Store {
         Ok(rows.into_iter().next().and_then(|r| r[0].opt_text()))
     }
 
+    /// Forgets checkpoints whose key starts with `prefix` saved before `before_ns` (the done
+    /// marks of queue messages that cannot come back any more); returns how many.
+    pub fn forget_checkpoints(&mut self, prefix: &str, before_ns: i64) -> Result<u64, StoreError> {
+        // LIKE would treat `_` and `%` in the prefix as wildcards: compare the prefix itself.
+        self.db.exec(
+            "DELETE FROM checkpoints WHERE substr(source, 1, length($1)) = $1 AND updated_ns < $2",
+            &[prefix.into(), before_ns.into()],
+        )
+    }
+
     /// Counts `n` findings of `rule` as held back without being stored (a full findings queue),
     /// beside those the rate limit held back, so the UI and `/metrics` show them.
     pub fn count_held_back(&mut self, rule: &str, n: u64, time_ns: i64) -> Result<(), StoreError> {

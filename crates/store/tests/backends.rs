@@ -550,3 +550,47 @@ fn batches_fold_into_rows_another_handle_stored() {
         assert_eq!(other.get(id).unwrap().unwrap().count, 3);
     }
 }
+
+/// Checkpoints are saved with findings in one transaction, read back by another handle, and
+/// old done marks are forgotten by their exact prefix (no LIKE wildcards).
+#[test]
+fn checkpoints_commit_with_findings_and_marks_are_forgotten_by_prefix() {
+    for b in backends("checkpoints") {
+        let mut s = Store::open(&b.url).unwrap();
+        let base = 1_700_000_000 * SEC;
+        s.ingest_batch_at(
+            &[finding("Shell", base, "bash")],
+            &[
+                ("cloudtrail=sqs://q_1|s3://b/k1".into(), "done".into()),
+                ("cloudtrail=sqs://qx1|s3://b/k2".into(), "done".into()),
+                ("k8s-audit=file:///a.log".into(), "10".into()),
+            ],
+        )
+        .unwrap();
+        s.ingest_batch_at(&[], &[("k8s-audit=file:///a.log".into(), "20".into())])
+            .unwrap();
+        let mut other = Store::open(&b.url).unwrap();
+        assert_eq!(
+            other
+                .checkpoint("k8s-audit=file:///a.log")
+                .unwrap()
+                .as_deref(),
+            Some("20"),
+            "{}",
+            b.url
+        );
+        assert_eq!(other.count(&Default::default()).unwrap().0, 1);
+        let n = other
+            .forget_checkpoints("cloudtrail=sqs://q_1|", tripline_store::now_ns() + SEC)
+            .unwrap();
+        assert_eq!(n, 1, "{}", b.url);
+        assert!(other
+            .checkpoint("cloudtrail=sqs://q_1|s3://b/k1")
+            .unwrap()
+            .is_none());
+        assert!(other
+            .checkpoint("cloudtrail=sqs://qx1|s3://b/k2")
+            .unwrap()
+            .is_some());
+    }
+}

@@ -136,7 +136,7 @@ impl Live {
                     );
                 }
                 At::S3 { .. } | At::Sqs { .. } => {
-                    let seen = seen_marks(act)?;
+                    let seen = seen_marks(act, &spec.id)?;
                     live.followers.push(
                         tripline_live::aws::spawn(
                             spec.id.clone(),
@@ -243,19 +243,36 @@ impl Live {
     }
 }
 
+/// How long the done marks of queue messages are kept: SQS keeps a message 14 days at most.
+const MARKS_KEPT_NS: i64 = 15 * 86_400 * 1_000_000_000;
+
 /// Looks done marks up in the store, on a connection of its own (without a store, nothing
-/// is known done: a message delivered again is evaluated again).
-fn seen_marks(act: &Act) -> anyhow::Result<tripline_live::aws::Seen> {
+/// is known done: a message delivered again is evaluated again). Marks older than any
+/// message can be are forgotten at start and every hour.
+fn seen_marks(act: &Act, source: &str) -> anyhow::Result<tripline_live::aws::Seen> {
     let Some(url) = act.store_url() else {
         return Ok(Arc::new(|_: &str| false));
     };
-    let store = std::sync::Mutex::new(tripline_store::Store::open(&url)?);
+    let prefix = format!("{source}|");
+    let mut store = tripline_store::Store::open(&url)?;
+    let forget = move |s: &mut tripline_store::Store| {
+        let before = tripline_store::now_ns() - MARKS_KEPT_NS;
+        if let Err(e) = s.forget_checkpoints(&prefix, before) {
+            eprintln!("tripline: forgetting old done marks: {e}");
+        }
+    };
+    forget(&mut store);
+    let state = std::sync::Mutex::new((store, std::time::Instant::now()));
     Ok(Arc::new(move |mark: &str| {
-        store
-            .lock()
-            .ok()
-            .and_then(|mut s| s.checkpoint(mark).ok().flatten())
-            .is_some()
+        let Ok(mut guard) = state.lock() else {
+            return false;
+        };
+        let (store, last) = &mut *guard;
+        if last.elapsed() > std::time::Duration::from_secs(3600) {
+            *last = std::time::Instant::now();
+            forget(store);
+        }
+        store.checkpoint(mark).ok().flatten().is_some()
     }))
 }
 
